@@ -1,0 +1,48 @@
+# The user's door. `make` sets up what is missing and builds build/mod_tls.so;
+# `make run` serves https://localhost:8443/; `make test` runs every test. See README.md.
+BUILD_DIR ?= build
+SANITIZE  ?= 0
+# Prefer Debian's cargo (the toolchain of a bare Debian 12 server), else the one on PATH.
+CARGO     ?= $(shell test -x /usr/bin/cargo && echo /usr/bin/cargo || command -v cargo)
+PYTHON    := /usr/bin/python3
+JOBS      ?= $(shell nproc)
+
+CMAKE_FLAGS := -DCARGO=$(CARGO) -DMOD_TLS_SANITIZE=$(if $(filter 1,$(SANITIZE)),ON,OFF)
+
+.PHONY: all setup build test unit-test rust-test integration-test asan-test run stop clean
+
+all: build
+
+# Installs missing Debian packages; a no-op (a fraction of a second) when all are present.
+setup:
+	@scripts/setup.sh
+
+build: setup
+	@cmake -S . -B $(BUILD_DIR) $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD_DIR) -j $(JOBS)
+
+unit-test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure
+
+rust-test: setup
+	cd bridge && $(CARGO) test --offline --target-dir $(abspath $(BUILD_DIR))/cargo-test
+
+integration-test: build
+	MOD_TLS_SO=$(abspath $(BUILD_DIR))/mod_tls.so $(PYTHON) -m pytest -q tests/integration $(PYTEST_ARGS)
+
+test: unit-test rust-test integration-test
+
+# The integration suite against the module built with AddressSanitizer + UBSan.
+asan-test:
+	$(MAKE) BUILD_DIR=build-asan SANITIZE=1 build
+	MOD_TLS_SO=$(abspath build-asan)/mod_tls.so MOD_TLS_SANITIZER=1 \
+	  $(PYTHON) -m pytest -q tests/integration $(PYTEST_ARGS)
+
+run: build
+	@scripts/run.sh start $(abspath $(BUILD_DIR))
+
+stop:
+	@scripts/run.sh stop $(abspath $(BUILD_DIR))
+
+clean:
+	rm -rf build build-asan

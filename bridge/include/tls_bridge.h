@@ -1,0 +1,188 @@
+/* tls_bridge.h — the C ABI of the Rust bridge over rustls.
+ *
+ * Sans-I/O: the bridge takes bytes and gives bytes; it opens no file or socket and starts no thread.
+ * Every handle is opaque and owned by the caller, who frees it with the matching *_free function
+ * (free functions accept NULL). Every function is null-safe: a NULL handle or out-pointer returns
+ * TLSB_ERR_NULL, never crashes. No Rust panic crosses this boundary: a panic is caught and reported
+ * as TLSB_ERR_PANIC, and the handle it happened on is poisoned (every later call fails).
+ *
+ * Pointers returned through out-parameters (names, ALPN, DER) point into the handle and stay valid
+ * until the next call that changes that handle (any non-const function) or until it is freed.
+ *
+ * Only src/rustls/ includes this header.
+ */
+#ifndef TLS_BRIDGE_H
+#define TLS_BRIDGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- results ----------------------------------------------------------------------------- */
+typedef enum tlsb_result {
+    TLSB_OK = 0,
+    TLSB_HELLO_READY = 1,  /* the ClientHello is in: inspect it, then tlsb_conn_select_config/reject */
+    TLSB_WOULD_BLOCK = 2,  /* no plaintext available now: feed more TLS bytes */
+    TLSB_CLOSED = 3,       /* the peer sent close_notify: no more plaintext will come */
+
+    TLSB_ERR_NULL = 100,       /* a required pointer argument was NULL */
+    TLSB_ERR_INVALID = 101,    /* argument out of range, or call not valid in this state */
+    TLSB_ERR_PANIC = 102,      /* a panic was caught; the handle is poisoned */
+    TLSB_ERR_TLS = 103,        /* protocol error: the connection is dead; flush tlsb_conn_write_tls
+                                  (it may hold an alert), then close. error.alert_* say which alert */
+    TLSB_ERR_PEM = 104,        /* no/invalid PEM data, or an encrypted key */
+    TLSB_ERR_KEY = 105,        /* unsupported or malformed private key (type, size) */
+    TLSB_ERR_KEY_MISMATCH = 106, /* the private key does not belong to the certificate */
+    TLSB_ERR_CONFIG = 107,     /* the config cannot be built (e.g. no suite left for any version) */
+    TLSB_ERR_BUFFER = 108      /* an output buffer is too small */
+} tlsb_result;
+
+/* Sent/received alert fields hold this when no alert applies. */
+#define TLSB_NO_ALERT 0xFFFFu
+
+/* Filled by functions taking a tlsb_error* (which may be NULL). On TLSB_OK it is left untouched.
+ * message is NUL-terminated, truncated to fit. */
+typedef struct tlsb_error {
+    uint32_t code;            /* the tlsb_result returned */
+    uint16_t alert_sent;      /* TLS AlertDescription we sent/queued, or TLSB_NO_ALERT */
+    uint16_t alert_received;  /* TLS AlertDescription the peer sent, or TLSB_NO_ALERT */
+    char message[256];
+} tlsb_error;
+
+/* Static, NUL-terminated descriptions; never NULL ("unknown" for unknown values). */
+const char *tlsb_result_name(uint32_t result);          /* e.g. "TLSB_ERR_TLS" */
+const char *tlsb_alert_name(uint16_t alert);            /* e.g. "unrecognized_name" */
+const char *tlsb_cipher_suite_name(uint16_t suite);     /* IANA name, e.g. "TLS_AES_128_GCM_SHA256" */
+const char *tlsb_protocol_version_name(uint16_t version); /* "TLSv1.2", "TLSv1.3" */
+
+/* "rustls/0.20.8" — static. */
+const char *tlsb_rustls_version(void);
+
+/* IANA ids of the cipher suites rustls implements, in rustls's default preference order.
+ * *out points to static data. */
+tlsb_result tlsb_supported_cipher_suites(const uint16_t **out, size_t *count);
+
+/* Protocol version ids. */
+#define TLSB_TLS12 0x0303u
+#define TLSB_TLS13 0x0304u
+
+/* ---- certified keys ---------------------------------------------------------------------- */
+typedef struct tlsb_certified_key tlsb_certified_key;
+
+/* Parses a PEM certificate chain (end-entity first, then intermediates) and a PEM private key
+ * (PKCS#8, PKCS#1 RSA or SEC1 EC; RSA 2048-4096 bits, ECDSA P-256/P-384, Ed25519). key_pem may be
+ * the same bytes as cert_pem (key inside the certificate file). Checks that the key matches the
+ * end-entity certificate (by signing and verifying a probe). Encrypted keys: TLSB_ERR_PEM with a
+ * message saying so. */
+tlsb_result tlsb_certified_key_new(const uint8_t *cert_pem, size_t cert_len,
+                                   const uint8_t *key_pem, size_t key_len,
+                                   tlsb_certified_key **out, tlsb_error *err);
+void tlsb_certified_key_free(tlsb_certified_key *key);
+/* Number of certificates in the chain (end-entity included), and one as DER. */
+size_t tlsb_certified_key_chain_len(const tlsb_certified_key *key);
+tlsb_result tlsb_certified_key_chain_der(const tlsb_certified_key *key, size_t index,
+                                         const uint8_t **der, size_t *len);
+/* "RSA", "ECDSA" or "Ed25519" — static. */
+const char *tlsb_certified_key_algorithm(const tlsb_certified_key *key);
+
+/* ---- server configs ---------------------------------------------------------------------- */
+typedef struct tlsb_server_config tlsb_server_config;
+
+typedef struct tlsb_server_config_params {
+    const uint16_t *versions;  size_t versions_len;  /* TLSB_TLS12/TLSB_TLS13; empty = both */
+    const uint16_t *suites;    size_t suites_len;    /* IANA ids in preference order; empty = default */
+    const tlsb_certified_key *const *keys; size_t keys_len; /* >= 1, in configured order; the first
+                                  whose key can sign a scheme the client offers (and, for TLS 1.2,
+                                  suits an offered suite) is used. Keys are shared, not consumed. */
+    int honor_client_order;    /* nonzero: the client's suite order wins */
+    /* ALPN protocols a connection on this config may be told to select (tlsb_conn_select_config's
+     * alpn must be one of these, or empty). Each is a length-prefixed-free plain byte string. */
+    const uint8_t *const *alpn; const size_t *alpn_lens; size_t alpn_len;
+} tlsb_server_config_params;
+
+/* Builds an immutable, thread-safe server config. Built once at startup and shared by all
+ * connections (and threads); connections keep it alive while they use it. */
+tlsb_result tlsb_server_config_new(const tlsb_server_config_params *params,
+                                   tlsb_server_config **out, tlsb_error *err);
+void tlsb_server_config_free(tlsb_server_config *config);
+
+/* ---- connections ------------------------------------------------------------------------- */
+typedef struct tlsb_conn tlsb_conn;
+
+/* A server connection that first waits for the ClientHello (no config chosen yet). */
+tlsb_result tlsb_conn_new_server(tlsb_conn **out);
+void tlsb_conn_free(tlsb_conn *conn);
+
+/* Feeds TLS bytes received from the peer. *consumed <= len; the bridge may take fewer bytes than
+ * given when its buffer is full: process, then feed the rest. An empty feed (len 0) means the peer
+ * closed the transport (EOF). Then call tlsb_conn_process. */
+tlsb_result tlsb_conn_read_tls(tlsb_conn *conn, const uint8_t *buf, size_t len, size_t *consumed,
+                               tlsb_error *err);
+
+/* Processes what was fed. Returns TLSB_OK (nothing more to do until more bytes arrive; check
+ * wants_write), TLSB_HELLO_READY (once, when the ClientHello is complete), or TLSB_ERR_TLS.
+ * After an error, flush tlsb_conn_write_tls (it may hold the alert) and close. */
+tlsb_result tlsb_conn_process(tlsb_conn *conn, tlsb_error *err);
+
+/* The ClientHello, valid between TLSB_HELLO_READY and select_config/reject. Absent SNI: *len = 0.
+ * SNI is the name as sent (rustls has validated it as a DNS name; IP literals are not SNI). */
+tlsb_result tlsb_conn_hello_sni(const tlsb_conn *conn, const uint8_t **name, size_t *len);
+size_t tlsb_conn_hello_alpn_count(const tlsb_conn *conn);
+tlsb_result tlsb_conn_hello_alpn(const tlsb_conn *conn, size_t index, const uint8_t **proto,
+                                 size_t *len);
+tlsb_result tlsb_conn_hello_signature_schemes(const tlsb_conn *conn, const uint16_t **schemes,
+                                              size_t *count);
+tlsb_result tlsb_conn_hello_cipher_suites(const tlsb_conn *conn, const uint16_t **suites,
+                                          size_t *count);
+
+/* Continues the handshake with the config chosen for this ClientHello. alpn (may be NULL/0 for
+ * none) is the protocol to agree on; it must be one of config's alpn list. The conn holds its own
+ * reference to config. On failure (no common version/suite/certificate), returns TLSB_ERR_TLS with
+ * the alert queued for write_tls. */
+tlsb_result tlsb_conn_select_config(tlsb_conn *conn, const tlsb_server_config *config,
+                                    const uint8_t *alpn, size_t alpn_len, tlsb_error *err);
+
+/* Refuses the ClientHello with a fatal alert (e.g. 112 unrecognized_name, 120
+ * no_application_protocol); the alert record is queued for write_tls. The conn is dead after. */
+tlsb_result tlsb_conn_reject(tlsb_conn *conn, uint16_t alert, tlsb_error *err);
+
+/* Whether TLS bytes are waiting to be sent, and taking them. *written <= cap. */
+int tlsb_conn_wants_write(const tlsb_conn *conn);
+tlsb_result tlsb_conn_write_tls(tlsb_conn *conn, uint8_t *buf, size_t cap, size_t *written,
+                                tlsb_error *err);
+
+/* Nonzero while the handshake is not complete (including before select_config). */
+int tlsb_conn_is_handshaking(const tlsb_conn *conn);
+
+/* Plaintext from the peer. TLSB_OK with *n > 0; TLSB_WOULD_BLOCK when none is buffered;
+ * TLSB_CLOSED after the peer's close_notify once all data was read; TLSB_ERR_TLS if the transport
+ * ended (EOF fed) without close_notify. */
+tlsb_result tlsb_conn_read_plain(tlsb_conn *conn, uint8_t *buf, size_t cap, size_t *n,
+                                 tlsb_error *err);
+
+/* Plaintext to the peer (encrypted into records, then taken with write_tls). Accepts all of len
+ * (buffered before the handshake completes). *n = bytes accepted. */
+tlsb_result tlsb_conn_write_plain(tlsb_conn *conn, const uint8_t *buf, size_t len, size_t *n,
+                                  tlsb_error *err);
+
+/* Queues close_notify (once; later calls do nothing). */
+tlsb_result tlsb_conn_send_close_notify(tlsb_conn *conn);
+
+/* Negotiated parameters; 0 / empty until known. */
+uint16_t tlsb_conn_protocol_version(const tlsb_conn *conn);
+uint16_t tlsb_conn_cipher_suite(const tlsb_conn *conn);
+tlsb_result tlsb_conn_alpn(const tlsb_conn *conn, const uint8_t **proto, size_t *len);
+tlsb_result tlsb_conn_sni(const tlsb_conn *conn, const uint8_t **name, size_t *len);
+/* Peer certificates as DER (end-entity first); count 0 when none. */
+size_t tlsb_conn_peer_cert_count(const tlsb_conn *conn);
+tlsb_result tlsb_conn_peer_cert(const tlsb_conn *conn, size_t index, const uint8_t **der,
+                                size_t *len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TLS_BRIDGE_H */
