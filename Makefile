@@ -4,10 +4,12 @@ BUILD_DIR ?= build
 SANITIZE  ?= 0
 # Prefer Debian's cargo (the toolchain of a bare Debian 12 server), else the one on PATH.
 CARGO     ?= $(shell test -x /usr/bin/cargo && echo /usr/bin/cargo || command -v cargo)
+# Debian's cargo runs the first rustc on PATH; pin Debian's rustc with it (rustup's may come first).
+RUSTC     ?= $(shell test -x /usr/bin/rustc && test "$(CARGO)" = /usr/bin/cargo && echo /usr/bin/rustc || command -v rustc)
 PYTHON    := /usr/bin/python3
 JOBS      ?= $(shell nproc)
 
-CMAKE_FLAGS := -DCARGO=$(CARGO) -DMOD_TLS_SANITIZE=$(if $(filter 1,$(SANITIZE)),ON,OFF)
+CMAKE_FLAGS := -DCARGO=$(CARGO) -DRUSTC=$(RUSTC) -DMOD_TLS_SANITIZE=$(if $(filter 1,$(SANITIZE)),ON,OFF)
 
 .PHONY: all setup build test unit-test rust-test integration-test asan-test run stop clean
 
@@ -19,13 +21,13 @@ setup:
 
 build: setup
 	@cmake -S . -B $(BUILD_DIR) $(CMAKE_FLAGS) >/dev/null
-	@cmake --build $(BUILD_DIR) -j $(JOBS)
+	@cmake --build $(BUILD_DIR) -j $(JOBS) -- --no-print-directory
 
 unit-test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure
 
 rust-test: setup
-	cd bridge && $(CARGO) test --offline --target-dir $(abspath $(BUILD_DIR))/cargo-test
+	cd bridge && RUSTC=$(RUSTC) $(CARGO) test --offline --target-dir $(abspath $(BUILD_DIR))/cargo-test
 
 integration-test: build
 	MOD_TLS_SO=$(abspath $(BUILD_DIR))/mod_tls.so $(PYTHON) -m pytest -q tests/integration $(PYTEST_ARGS)

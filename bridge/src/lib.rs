@@ -1,1 +1,394 @@
+//! tls_bridge: a narrow, sans-I/O C ABI over rustls 0.20 for mod_tls (see include/tls_bridge.h).
+//!
+//! Every exported function null-checks its pointers, catches panics (poisoning the handle) and
+//! reports errors through `tlsb_error`. The modules each hold one concern:
+//! `ffi` (ABI plumbing), `names` (static names), `alerts` (errors to alerts), `key` (certified
+//! keys), `config` (server configs and the certificate resolver), `conn` (the connection).
 
+mod alerts;
+mod config;
+mod conn;
+mod ffi;
+mod key;
+mod names;
+
+#[cfg(test)]
+mod tests;
+
+use std::os::raw::{c_char, c_int};
+
+pub use config::{tlsb_server_config, tlsb_server_config_params};
+pub use conn::tlsb_conn;
+pub use ffi::{tlsb_error, tlsb_result, TLSB_NO_ALERT};
+pub use key::tlsb_certified_key;
+
+use ffi::*;
+
+// ---- static names ------------------------------------------------------------------------
+
+#[no_mangle]
+pub extern "C" fn tlsb_result_name(result: u32) -> *const c_char {
+    cstr(names::result_name(result))
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_alert_name(alert: u16) -> *const c_char {
+    cstr(names::alert_name(alert))
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_cipher_suite_name(suite: u16) -> *const c_char {
+    cstr(names::cipher_suite_name(suite))
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_protocol_version_name(version: u16) -> *const c_char {
+    cstr(names::protocol_version_name(version))
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_rustls_version() -> *const c_char {
+    cstr(names::RUSTLS_VERSION)
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_supported_cipher_suites(out: *mut *const u16, count: *mut usize) -> tlsb_result {
+    call(std::ptr::null_mut(), || {
+        let out = ffi::out(out, "out")?;
+        let count = ffi::out(count, "count")?;
+        *out = names::SUPPORTED_CIPHER_SUITES.as_ptr();
+        *count = names::SUPPORTED_CIPHER_SUITES.len();
+        Ok(TLSB_OK)
+    })
+}
+
+// ---- certified keys ----------------------------------------------------------------------
+
+#[no_mangle]
+pub extern "C" fn tlsb_certified_key_new(
+    cert_pem: *const u8,
+    cert_len: usize,
+    key_pem: *const u8,
+    key_len: usize,
+    out: *mut *mut tlsb_certified_key,
+    err: *mut tlsb_error,
+) -> tlsb_result {
+    call(err, || {
+        let out = ffi::out(out, "out")?;
+        if cert_pem.is_null() {
+            return Err(Failure::null("cert_pem"));
+        }
+        if key_pem.is_null() {
+            return Err(Failure::null("key_pem"));
+        }
+        let cert = in_bytes(cert_pem, cert_len, "cert_pem")?;
+        let key = in_bytes(key_pem, key_len, "key_pem")?;
+        *out = into_handle(tlsb_certified_key::from_pem(cert, key)?);
+        Ok(TLSB_OK)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_certified_key_free(key: *mut tlsb_certified_key) {
+    free_handle(key)
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_certified_key_chain_len(key: *const tlsb_certified_key) -> usize {
+    value(key, 0, |k| k.key.cert.len())
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_certified_key_chain_der(
+    key: *const tlsb_certified_key,
+    index: usize,
+    der: *mut *const u8,
+    len: *mut usize,
+) -> tlsb_result {
+    with_ref(key, std::ptr::null_mut(), |k| {
+        let der = ffi::out(der, "der")?;
+        let len = ffi::out(len, "len")?;
+        let cert = k.key.cert.get(index).ok_or_else(|| Failure::invalid("chain index out of range"))?;
+        put_span(der, len, &cert.0);
+        Ok(TLSB_OK)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_certified_key_algorithm(key: *const tlsb_certified_key) -> *const c_char {
+    value(key, cstr(b"unknown\0"), |k| cstr(k.algorithm))
+}
+
+// ---- server configs ----------------------------------------------------------------------
+
+#[no_mangle]
+pub extern "C" fn tlsb_server_config_new(
+    params: *const tlsb_server_config_params,
+    out: *mut *mut tlsb_server_config,
+    err: *mut tlsb_error,
+) -> tlsb_result {
+    call(err, || {
+        let out = ffi::out(out, "out")?;
+        if params.is_null() {
+            return Err(Failure::null("params"));
+        }
+        // SAFETY: non-NULL, and the caller passes a valid params struct.
+        let params = unsafe { &*params };
+        *out = into_handle(tlsb_server_config::from_params(params)?);
+        Ok(TLSB_OK)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_server_config_free(config: *mut tlsb_server_config) {
+    free_handle(config)
+}
+
+// ---- connections -------------------------------------------------------------------------
+
+#[no_mangle]
+pub extern "C" fn tlsb_conn_new_server(out: *mut *mut tlsb_conn) -> tlsb_result {
+    call(std::ptr::null_mut(), || {
+        let out = ffi::out(out, "out")?;
+        *out = into_handle(tlsb_conn::new());
+        Ok(TLSB_OK)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_conn_free(conn: *mut tlsb_conn) {
+    free_handle(conn)
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_conn_read_tls(
+    conn: *mut tlsb_conn,
+    buf: *const u8,
+    len: usize,
+    consumed: *mut usize,
+    err: *mut tlsb_error,
+) -> tlsb_result {
+    with_mut(conn, err, |c| {
+        let consumed = ffi::out(consumed, "consumed")?;
+        *consumed = 0;
+        *consumed = c.read_tls(in_bytes(buf, len, "buf")?)?;
+        Ok(TLSB_OK)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_conn_process(conn: *mut tlsb_conn, err: *mut tlsb_error) -> tlsb_result {
+    with_mut(conn, err, |c| c.process())
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_conn_hello_sni(conn: *const tlsb_conn, name: *mut *const u8, len: *mut usize) -> tlsb_result {
+    with_ref(conn, std::ptr::null_mut(), |c| {
+        let name = ffi::out(name, "name")?;
+        let len = ffi::out(len, "len")?;
+        put_span(name, len, c.hello_sni()?);
+        Ok(TLSB_OK)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_conn_hello_alpn_count(conn: *const tlsb_conn) -> usize {
+    value(conn, 0, |c| c.hello_alpn().map(|a| a.len()).unwrap_or(0))
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_conn_hello_alpn(
+    conn: *const tlsb_conn,
+    index: usize,
+    proto: *mut *const u8,
+    len: *mut usize,
+) -> tlsb_result {
+    with_ref(conn, std::ptr::null_mut(), |c| {
+        let proto = ffi::out(proto, "proto")?;
+        let len = ffi::out(len, "len")?;
+        let p = c.hello_alpn()?.get(index).ok_or_else(|| Failure::invalid("ALPN index out of range"))?;
+        put_span(proto, len, p);
+        Ok(TLSB_OK)
+    })
+}
+
+fn put_u16s<'a>(
+    ptr_out: *mut *const u16,
+    count_out: *mut usize,
+    get: impl FnOnce() -> Res<&'a [u16]>,
+) -> Res<tlsb_result> {
+    let ptr_out = ffi::out(ptr_out, "out array")?;
+    let count_out = ffi::out(count_out, "count")?;
+    let v = get()?;
+    static EMPTY_U16: [u16; 1] = [0];
+    *ptr_out = if v.is_empty() { EMPTY_U16.as_ptr() } else { v.as_ptr() };
+    *count_out = v.len();
+    Ok(TLSB_OK)
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_conn_hello_signature_schemes(
+    conn: *const tlsb_conn,
+    schemes: *mut *const u16,
+    count: *mut usize,
+) -> tlsb_result {
+    with_ref(conn, std::ptr::null_mut(), |c| put_u16s(schemes, count, || c.hello_sig_schemes()))
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_conn_hello_cipher_suites(
+    conn: *const tlsb_conn,
+    suites: *mut *const u16,
+    count: *mut usize,
+) -> tlsb_result {
+    with_ref(conn, std::ptr::null_mut(), |c| put_u16s(suites, count, || c.hello_suites()))
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_conn_select_config(
+    conn: *mut tlsb_conn,
+    config: *const tlsb_server_config,
+    alpn: *const u8,
+    alpn_len: usize,
+    err: *mut tlsb_error,
+) -> tlsb_result {
+    with_mut(conn, err, |c| {
+        if config.is_null() {
+            return Err(Failure::null("config"));
+        }
+        // SAFETY: non-NULL config handles come from tlsb_server_config_new and are alive.
+        let config = unsafe { &*config };
+        let alpn = in_bytes(alpn, alpn_len, "alpn")?;
+        c.select_config(config, alpn)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_conn_reject(conn: *mut tlsb_conn, alert: u16, err: *mut tlsb_error) -> tlsb_result {
+    with_mut(conn, err, |c| c.reject(alert))
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_conn_wants_write(conn: *const tlsb_conn) -> c_int {
+    value(conn, 0, |c| c_int::from(c.wants_write()))
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_conn_write_tls(
+    conn: *mut tlsb_conn,
+    buf: *mut u8,
+    cap: usize,
+    written: *mut usize,
+    err: *mut tlsb_error,
+) -> tlsb_result {
+    with_mut(conn, err, |c| {
+        let written = ffi::out(written, "written")?;
+        *written = 0;
+        *written = c.write_tls(out_bytes(buf, cap, "buf")?)?;
+        Ok(TLSB_OK)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_conn_is_handshaking(conn: *const tlsb_conn) -> c_int {
+    value(conn, 0, |c| c_int::from(c.is_handshaking()))
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_conn_read_plain(
+    conn: *mut tlsb_conn,
+    buf: *mut u8,
+    cap: usize,
+    n: *mut usize,
+    err: *mut tlsb_error,
+) -> tlsb_result {
+    with_mut(conn, err, |c| {
+        let n = ffi::out(n, "n")?;
+        *n = 0;
+        let (code, got) = c.read_plain(out_bytes(buf, cap, "buf")?)?;
+        *n = got;
+        Ok(code)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_conn_write_plain(
+    conn: *mut tlsb_conn,
+    buf: *const u8,
+    len: usize,
+    n: *mut usize,
+    err: *mut tlsb_error,
+) -> tlsb_result {
+    with_mut(conn, err, |c| {
+        let n = ffi::out(n, "n")?;
+        *n = 0;
+        *n = c.write_plain(in_bytes(buf, len, "buf")?)?;
+        Ok(TLSB_OK)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_conn_send_close_notify(conn: *mut tlsb_conn) -> tlsb_result {
+    with_mut(conn, std::ptr::null_mut(), |c| {
+        c.send_close_notify();
+        Ok(TLSB_OK)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_conn_protocol_version(conn: *const tlsb_conn) -> u16 {
+    value(conn, 0, |c| c.conn().and_then(|s| s.protocol_version()).map(|v| v.get_u16()).unwrap_or(0))
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_conn_cipher_suite(conn: *const tlsb_conn) -> u16 {
+    value(conn, 0, |c| {
+        c.conn().and_then(|s| s.negotiated_cipher_suite()).map(|s| s.suite().get_u16()).unwrap_or(0)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_conn_alpn(conn: *const tlsb_conn, proto: *mut *const u8, len: *mut usize) -> tlsb_result {
+    with_ref(conn, std::ptr::null_mut(), |c| {
+        let proto = ffi::out(proto, "proto")?;
+        let len = ffi::out(len, "len")?;
+        put_span(proto, len, c.conn().and_then(|s| s.alpn_protocol()).unwrap_or(&[]));
+        Ok(TLSB_OK)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_conn_sni(conn: *const tlsb_conn, name: *mut *const u8, len: *mut usize) -> tlsb_result {
+    with_ref(conn, std::ptr::null_mut(), |c| {
+        let name = ffi::out(name, "name")?;
+        let len = ffi::out(len, "len")?;
+        let sni = match c.conn().and_then(|s| s.sni_hostname()) {
+            Some(s) => s.as_bytes(),
+            None => c.hello_sni().unwrap_or(&[]),
+        };
+        put_span(name, len, sni);
+        Ok(TLSB_OK)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_conn_peer_cert_count(conn: *const tlsb_conn) -> usize {
+    value(conn, 0, |c| c.conn().and_then(|s| s.peer_certificates()).map(|p| p.len()).unwrap_or(0))
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_conn_peer_cert(
+    conn: *const tlsb_conn,
+    index: usize,
+    der: *mut *const u8,
+    len: *mut usize,
+) -> tlsb_result {
+    with_ref(conn, std::ptr::null_mut(), |c| {
+        let der = ffi::out(der, "der")?;
+        let len = ffi::out(len, "len")?;
+        let certs = c.conn().and_then(|s| s.peer_certificates()).unwrap_or(&[]);
+        let cert = certs.get(index).ok_or_else(|| Failure::invalid("peer certificate index out of range"))?;
+        put_span(der, len, &cert.0);
+        Ok(TLSB_OK)
+    })
+}

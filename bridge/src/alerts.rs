@@ -1,0 +1,87 @@
+//! rustls errors as bridge failures: which alert goes with which error, readable messages, and
+//! alert records the bridge writes itself where rustls 0.20 cannot (before a ServerConnection
+//! exists, rustls drops the alerts it queues).
+
+use rustls::Error;
+
+use crate::ffi::*;
+use crate::names::alert_str;
+
+pub const UNEXPECTED_MESSAGE: u8 = 10;
+pub const RECORD_OVERFLOW: u8 = 22;
+pub const HANDSHAKE_FAILURE: u8 = 40;
+pub const BAD_CERTIFICATE: u8 = 42;
+pub const ILLEGAL_PARAMETER: u8 = 47;
+pub const DECODE_ERROR: u8 = 50;
+pub const DECRYPT_ERROR: u8 = 51;
+pub const PROTOCOL_VERSION: u8 = 70;
+pub const INTERNAL_ERROR: u8 = 80;
+pub const CERTIFICATE_REQUIRED: u8 = 116;
+pub const NO_APPLICATION_PROTOCOL: u8 = 120;
+
+/// A fatal alert record in plaintext (valid before encryption starts): level 2 (fatal).
+pub fn fatal_alert_record(alert: u8) -> Vec<u8> {
+    vec![0x15, 0x03, 0x03, 0x00, 0x02, 0x02, alert]
+}
+
+/// The alert rustls sends (or should send) for `e`; None when the peer sent one.
+pub fn alert_for(e: &Error) -> Option<u8> {
+    Some(match e {
+        Error::InappropriateMessage { .. } | Error::InappropriateHandshakeMessage { .. } => UNEXPECTED_MESSAGE,
+        Error::CorruptMessage | Error::CorruptMessagePayload(_) => DECODE_ERROR,
+        Error::PeerIncompatibleError(why) => {
+            if why.contains("TLS1") || why.contains("TLSv1") || why.contains("version") {
+                PROTOCOL_VERSION
+            } else {
+                HANDSHAKE_FAILURE
+            }
+        }
+        Error::PeerMisbehavedError(_) => ILLEGAL_PARAMETER,
+        Error::NoCertificatesPresented => CERTIFICATE_REQUIRED,
+        Error::InvalidCertificateEncoding
+        | Error::InvalidCertificateSignatureType
+        | Error::InvalidCertificateSignature
+        | Error::InvalidCertificateData(_) => BAD_CERTIFICATE,
+        Error::DecryptError => DECRYPT_ERROR,
+        Error::AlertReceived(_) => return None,
+        Error::PeerSentOversizedRecord => RECORD_OVERFLOW,
+        Error::NoApplicationProtocol => NO_APPLICATION_PROTOCOL,
+        Error::UnsupportedNameType => ILLEGAL_PARAMETER,
+        Error::General(why) if why.contains("no server certificate") => HANDSHAKE_FAILURE,
+        _ => INTERNAL_ERROR,
+    })
+}
+
+/// A failure for rustls error `e` during `phase` (e.g. "handshake failed").
+pub fn tls_failure(phase: &str, e: &Error) -> Failure {
+    let (alert_received, message) = match e {
+        Error::AlertReceived(a) => {
+            let a = a.get_u8();
+            (Some(a), format!("{}: the client sent a fatal alert: {}", phase, alert_str(a)))
+        }
+        Error::CorruptMessage => {
+            (None, format!("{}: received corrupt message (the bytes are not valid TLS records)", phase))
+        }
+        Error::General(why) if why.contains("no server certificate") => (
+            None,
+            format!("{}: no configured certificate suits the client (none can sign with a scheme it offers)", phase),
+        ),
+        _ => (None, format!("{}: {}", phase, e)),
+    };
+    Failure { code: TLSB_ERR_TLS, alert_sent: alert_for(e), alert_received, message }
+}
+
+const HTTP_METHODS: &[&[u8]] = &[
+    b"GET ", b"POST ", b"HEAD ", b"PUT ", b"DELETE ", b"OPTIONS ", b"CONNECT ", b"TRACE ", b"PATCH ", b"PRI ",
+];
+
+/// The HTTP method the first bytes of a connection start with, if they look like plain HTTP.
+pub fn plain_http_method(first: &[u8]) -> Option<&'static str> {
+    if first.len() < 3 {
+        return None;
+    }
+    HTTP_METHODS
+        .iter()
+        .find(|m| first.starts_with(m) || (first.len() < m.len() && m.starts_with(first)))
+        .map(|m| std::str::from_utf8(&m[..m.len() - 1]).unwrap_or("?"))
+}

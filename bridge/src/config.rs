@@ -1,0 +1,166 @@
+//! Server configs: one immutable rustls ServerConfig per ALPN protocol (plus one without ALPN),
+//! all sharing a certificate resolver that picks the first configured key the client can use.
+
+use std::os::raw::c_int;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
+use rustls::{ServerConfig, SupportedCipherSuite, SupportedProtocolVersion};
+
+use crate::ffi::*;
+use crate::key::tlsb_certified_key;
+
+#[allow(non_camel_case_types)]
+#[repr(C)]
+pub struct tlsb_server_config_params {
+    pub versions: *const u16,
+    pub versions_len: usize,
+    pub suites: *const u16,
+    pub suites_len: usize,
+    pub keys: *const *const tlsb_certified_key,
+    pub keys_len: usize,
+    pub honor_client_order: c_int,
+    pub alpn: *const *const u8,
+    pub alpn_lens: *const usize,
+    pub alpn_len: usize,
+}
+
+#[allow(non_camel_case_types)]
+pub struct tlsb_server_config {
+    /// The config without ALPN.
+    base: Arc<ServerConfig>,
+    /// One config per ALPN protocol, each offering only that protocol.
+    by_alpn: Vec<(Vec<u8>, Arc<ServerConfig>)>,
+    poisoned: AtomicBool,
+}
+
+impl Handle for tlsb_server_config {
+    fn poison_flag(&self) -> &AtomicBool {
+        &self.poisoned
+    }
+}
+
+impl tlsb_server_config {
+    /// The prebuilt config for `alpn` (empty: none), or None if `alpn` is not in the list.
+    pub fn for_alpn(&self, alpn: &[u8]) -> Option<Arc<ServerConfig>> {
+        if alpn.is_empty() {
+            return Some(self.base.clone());
+        }
+        self.by_alpn.iter().find(|(p, _)| p.as_slice() == alpn).map(|(_, c)| c.clone())
+    }
+
+    pub fn from_params(p: &tlsb_server_config_params) -> Res<Self> {
+        let versions = in_array(p.versions, p.versions_len, "params.versions")?
+            .iter()
+            .map(|v| version(*v))
+            .collect::<Res<Vec<_>>>()?;
+        let versions = if versions.is_empty() { rustls::ALL_VERSIONS.to_vec() } else { versions };
+
+        let suites = in_array(p.suites, p.suites_len, "params.suites")?
+            .iter()
+            .map(|s| suite(*s))
+            .collect::<Res<Vec<_>>>()?;
+        let suites = if suites.is_empty() { rustls::ALL_CIPHER_SUITES.to_vec() } else { suites };
+
+        let mut keys = Vec::new();
+        for k in in_array(p.keys, p.keys_len, "params.keys")? {
+            if k.is_null() {
+                return Err(Failure::null("params.keys[i]"));
+            }
+            // SAFETY: non-NULL key handles come from tlsb_certified_key_new and are alive.
+            keys.push(unsafe { &**k }.key.clone());
+        }
+        if keys.is_empty() {
+            return Err(Failure::new(TLSB_ERR_CONFIG, "a server config needs at least one certificate and key"));
+        }
+
+        let ptrs = in_array(p.alpn, p.alpn_len, "params.alpn")?;
+        let lens = in_array(p.alpn_lens, p.alpn_len, "params.alpn_lens")?;
+        let mut alpn: Vec<Vec<u8>> = Vec::new();
+        for (ptr, len) in ptrs.iter().zip(lens.iter()) {
+            let proto = in_bytes(*ptr, *len, "params.alpn[i]")?;
+            if proto.is_empty() || proto.len() > 255 {
+                return Err(Failure::new(TLSB_ERR_CONFIG, "an ALPN protocol name must be 1 to 255 bytes long"));
+            }
+            if !alpn.iter().any(|a| a.as_slice() == proto) {
+                alpn.push(proto.to_vec());
+            }
+        }
+
+        let usable: Vec<SupportedCipherSuite> = suites
+            .iter()
+            .filter(|s| versions.iter().any(|v| v.version == s.version().version))
+            .copied()
+            .collect();
+        let resolver = Resolver { keys, suites: usable };
+        let mut base = ServerConfig::builder()
+            .with_cipher_suites(&suites)
+            .with_safe_default_kx_groups()
+            .with_protocol_versions(&versions)
+            .map_err(|e| Failure::new(TLSB_ERR_CONFIG, format!("the TLS configuration is unusable: {}", e)))?
+            .with_no_client_auth()
+            .with_cert_resolver(Arc::new(resolver));
+        base.ignore_client_order = p.honor_client_order == 0;
+
+        let by_alpn = alpn
+            .into_iter()
+            .map(|proto| {
+                let mut c = base.clone();
+                c.alpn_protocols = vec![proto.clone()];
+                (proto, Arc::new(c))
+            })
+            .collect();
+        Ok(tlsb_server_config { base: Arc::new(base), by_alpn, poisoned: AtomicBool::new(false) })
+    }
+}
+
+fn version(v: u16) -> Res<&'static SupportedProtocolVersion> {
+    match v {
+        0x0303 => Ok(&rustls::version::TLS12),
+        0x0304 => Ok(&rustls::version::TLS13),
+        _ => Err(Failure::new(TLSB_ERR_CONFIG, format!("unsupported TLS protocol version 0x{:04x}", v))),
+    }
+}
+
+fn suite(id: u16) -> Res<SupportedCipherSuite> {
+    rustls::ALL_CIPHER_SUITES
+        .iter()
+        .find(|s| s.suite().get_u16() == id)
+        .copied()
+        .ok_or_else(|| Failure::new(TLSB_ERR_CONFIG, format!("cipher suite 0x{:04x} is not supported by rustls", id)))
+}
+
+/// Picks the first configured key that can sign a scheme the client offers and, for a client
+/// offering only TLS 1.2 suites, suits one of them; failing that, the first key that can sign.
+struct Resolver {
+    keys: Vec<Arc<CertifiedKey>>,
+    suites: Vec<SupportedCipherSuite>,
+}
+
+impl Resolver {
+    fn choose(&self, schemes: &[rustls::SignatureScheme], offered: &[rustls::CipherSuite]) -> Option<Arc<CertifiedKey>> {
+        let common: Vec<&SupportedCipherSuite> =
+            self.suites.iter().filter(|s| offered.contains(&s.suite())).collect();
+        let tls12_only = !common.iter().any(|s| matches!(s, SupportedCipherSuite::Tls13(_)));
+        let mut fallback = None;
+        for k in &self.keys {
+            if k.key.choose_scheme(schemes).is_none() {
+                continue;
+            }
+            let alg = k.key.algorithm();
+            if !tls12_only || common.iter().any(|s| s.usable_for_signature_algorithm(alg)) {
+                return Some(k.clone());
+            }
+            fallback = fallback.or_else(|| Some(k.clone()));
+        }
+        fallback
+    }
+}
+
+impl ResolvesServerCert for Resolver {
+    fn resolve(&self, hello: ClientHello) -> Option<Arc<CertifiedKey>> {
+        self.choose(hello.signature_schemes(), hello.cipher_suites())
+    }
+}

@@ -1,0 +1,50 @@
+#!/bin/bash
+# Installs the Debian packages that building, running, testing and benchmarking mod_tls need, from
+# Debian's own archive only. Run by `make` every time: when everything is installed it prints nothing
+# and exits 0 at once (one dpkg-query call). When something is missing it installs it as root, or,
+# as another user, names the missing packages and the command to run, and exits 1.
+#
+# Testing hook (not user-facing): MOD_TLS_SETUP_EXTRA_PACKAGES="pkg ..." adds packages to the list,
+# e.g. a name that is not installed, to exercise the install / not-root paths.
+set -euo pipefail
+
+packages=(
+  # build: C++20 module glue, Apache headers and apxs, GoogleTest
+  g++ make cmake pkg-config apache2 apache2-dev libgtest-dev
+  # the Rust bridge: crate sources that cargo builds offline from /usr/share/cargo/registry
+  librust-rustls-dev librust-rustls-pemfile-dev librust-der-parser-dev
+  # tests, `make run` and the benchmark
+  python3-pytest python3-cryptography curl openssl nghttp2-client wrk memcached redis-server
+  ca-certificates procps
+)
+# The Makefile prefers Debian's cargo; the bridge must build with Debian's rustc 1.63.
+[[ -x /usr/bin/cargo ]] || packages+=(cargo rustc)
+# shellcheck disable=SC2206  # word splitting of the override is intended
+packages+=(${MOD_TLS_SETUP_EXTRA_PACKAGES:-})
+
+# One call for all: prints "name status..." for each known package, nothing for unknown ones.
+declare -A installed=()
+while read -r name _ _ state; do
+  if [[ $state == installed ]]; then installed[$name]=1; fi
+done < <(dpkg-query -W -f='${Package} ${Status}\n' "${packages[@]}" 2>/dev/null || true)
+missing=()
+for p in "${packages[@]}"; do
+  [[ -n ${installed[$p]:-} ]] || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then exit 0; fi
+
+if ((EUID != 0)); then
+  cat >&2 <<EOF
+mod_tls: these Debian packages are missing: ${missing[*]}
+Install them as root, either with
+    sudo make setup
+or directly with
+    sudo apt-get install --no-install-recommends ${missing[*]}
+EOF
+  exit 1
+fi
+
+echo "mod_tls setup: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"

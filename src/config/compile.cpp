@@ -1,0 +1,159 @@
+#include "config/compile.h"
+
+#include <span>
+
+#include <ap_listen.h>
+
+#include "apache/pool_owned.h"
+#include "config/protocol_version.h"
+#include "config/server_config.h"
+
+APLOG_USE_MODULE(tls);
+
+namespace mod_tls {
+
+namespace {
+
+const CompiledConfig *g_compiled = nullptr;
+
+apr_status_t forget_compiled(void *) {
+    g_compiled = nullptr;
+    return APR_SUCCESS;
+}
+
+// "0.0.0.0" / "::" — how Apache stores "*" and "_default_" addresses.
+bool is_wildcard(const apr_sockaddr_t *sa) {
+    if (sa == nullptr || sa->ipaddr_ptr == nullptr) return true;
+    const auto *bytes = static_cast<const unsigned char *>(sa->ipaddr_ptr);
+    for (unsigned char b : std::span(bytes, static_cast<size_t>(sa->ipaddr_len))) {
+        if (b != 0) return false;
+    }
+    return true;
+}
+
+std::string host_name(const server_rec *s) {
+    return s->server_hostname ? s->server_hostname : "(no ServerName)";
+}
+
+std::string host_site(const server_rec *s, const server_rec *main_server) {
+    if (s == main_server) return "the main server";
+    std::string out = "<VirtualHost> ";
+    if (s->defn_name) out += std::string("at ") + s->defn_name + ":" + std::to_string(s->defn_line_number);
+    return out + " (ServerName " + host_name(s) + ")";
+}
+
+// The engine address through which virtual host s can receive connections, or nullptr.
+const EngineAddress *engine_of_vhost(const CompiledConfig &cc, const server_rec *s) {
+    for (const server_addr_rec *a = s->addrs; a != nullptr; a = a->next) {
+        for (const EngineAddress &e : cc.engines) {
+            if (a->host_port != 0 && a->host_port != e.port) continue;
+            if (engine_overlaps(e, a->host_addr, is_wildcard(a->host_addr))) return &e;
+        }
+    }
+    return nullptr;
+}
+
+// Whether some virtual host is defined for connections to this listening address (else the
+// main server answers them).
+bool vhost_covers(const server_rec *main_server, const apr_sockaddr_t *bind_addr) {
+    for (const server_rec *s = main_server->next; s != nullptr; s = s->next) {
+        for (const server_addr_rec *a = s->addrs; a != nullptr; a = a->next) {
+            if (a->host_port != 0 && a->host_port != bind_addr->port) continue;
+            if (is_wildcard(a->host_addr) || is_wildcard(bind_addr) ||
+                apr_sockaddr_equal(a->host_addr, bind_addr))
+                return true;
+        }
+    }
+    return false;
+}
+
+// The engine address through which the main server can receive connections, or nullptr.
+const EngineAddress *engine_of_main(const CompiledConfig &cc, const server_rec *main_server) {
+    for (const ap_listen_rec *lr = ap_listeners; lr != nullptr; lr = lr->next) {
+        for (const EngineAddress &e : cc.engines) {
+            if (lr->bind_addr->port != e.port) continue;
+            if (!engine_overlaps(e, lr->bind_addr, is_wildcard(lr->bind_addr))) continue;
+            if (!vhost_covers(main_server, lr->bind_addr)) return &e;
+        }
+    }
+    return nullptr;
+}
+
+void warn_engines_without_listener(const CompiledConfig &cc, server_rec *main_server) {
+    for (const EngineAddress &e : cc.engines) {
+        bool listened = false;
+        for (const ap_listen_rec *lr = ap_listeners; lr != nullptr && !listened; lr = lr->next) {
+            listened = lr->bind_addr->port == e.port &&
+                       engine_overlaps(e, lr->bind_addr, is_wildcard(lr->bind_addr));
+        }
+        if (!listened) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, main_server,
+                         "TLSEngine %s at %s: no Listen directive opens this address, so nothing "
+                         "is served on it; add 'Listen %s'",
+                         e.text.c_str(), e.site.describe().c_str(), e.text.c_str());
+        }
+    }
+}
+
+// Builds the rustls config of one host. Returns an error message, or empty on success.
+std::string compile_host(CompiledConfig &cc, server_rec *s, const server_rec *main_server,
+                         const EngineAddress &engine) {
+    ServerConfig *conf = server_config(s);
+    if (conf->certificates.empty()) {
+        return "TLSEngine " + engine.text + " at " + engine.site.describe() + " serves " +
+               host_site(s, main_server) +
+               ", which has no certificate; add 'TLSCertificate cert.pem key.pem' to that host "
+               "(or to the main server)";
+    }
+    tls::ServerConfigParams params;
+    params.versions = versions_from(conf->min_protocol.value_or(kTls12));
+    for (const CertificateEntry &c : conf->certificates) params.keys.push_back(c.key.get());
+    params.alpn = {"http/1.1"};
+    auto built = tls::ServerConfig::build(params);
+    if (!built) {
+        return "cannot build the TLS configuration of " + host_site(s, main_server) + ": " +
+               built.error().message();
+    }
+    auto host = std::make_unique<HostTls>(
+        HostTls{s, s == main_server ? "main server" : host_name(s), std::move(built.value())});
+    conf->compiled = host.get();
+    cc.hosts.push_back(std::move(host));
+    return {};
+}
+
+}  // namespace
+
+bool CompiledConfig::is_tls_address(const apr_sockaddr_t *local) const {
+    for (const EngineAddress &e : engines) {
+        if (engine_matches(e, local)) return true;
+    }
+    return false;
+}
+
+const CompiledConfig *compiled_config() { return g_compiled; }
+
+int compile_config(apr_pool_t *pconf, apr_pool_t *, apr_pool_t *, server_rec *main_server) {
+    g_compiled = nullptr;
+    const ServerConfig *main_conf = server_config(main_server);
+    if (main_conf->engines.empty()) return OK;
+
+    auto *cc = make_pool_owned<CompiledConfig>(pconf);
+    cc->engines = main_conf->engines;
+    warn_engines_without_listener(*cc, main_server);
+
+    for (server_rec *s = main_server; s != nullptr; s = s->next) {
+        const EngineAddress *engine =
+            s == main_server ? engine_of_main(*cc, main_server) : engine_of_vhost(*cc, s);
+        if (engine == nullptr) continue;
+        std::string err = compile_host(*cc, s, main_server, *engine);
+        if (!err.empty()) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, main_server, "%s", err.c_str());
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+    g_compiled = cc;
+    apr_pool_cleanup_register(pconf, nullptr, forget_compiled, apr_pool_cleanup_null);
+    return OK;
+}
+
+}  // namespace mod_tls

@@ -1,0 +1,37 @@
+// post_config: turns the merged directives of every server into immutable TLS state — one rustls
+// config per host that serves TLS — and checks that every TLS address has certificates.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "apache/includes.h"
+#include "config/engine_address.h"
+#include "rustls/server_config.h"
+
+namespace mod_tls {
+
+// The compiled TLS state of one server_rec (main server or virtual host).
+struct HostTls {
+    const server_rec *server;
+    std::string name;  // for log lines: ServerName (or "main server")
+    tls::ServerConfig config;
+};
+
+// Everything connections need, built once per configuration (re)load. Read-only afterwards,
+// shared by all threads of a child.
+struct CompiledConfig {
+    std::vector<EngineAddress> engines;
+    std::vector<std::unique_ptr<HostTls>> hosts;
+
+    bool is_tls_address(const apr_sockaddr_t *local) const;
+};
+
+// The configuration in force (nullptr before the first post_config or when TLSEngine is unused).
+const CompiledConfig *compiled_config();
+
+// The post_config hook's work. Logs and returns an HTTP status (!OK) on a configuration error.
+int compile_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *main_server);
+
+}  // namespace mod_tls

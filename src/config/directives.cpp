@@ -1,0 +1,90 @@
+#include "config/directives.h"
+
+#include <memory>
+#include <span>
+#include <string>
+
+#include "apache/file_bytes.h"
+#include "config/protocol_version.h"
+#include "config/server_config.h"
+
+APLOG_USE_MODULE(tls);
+
+namespace mod_tls {
+
+namespace {
+
+// Apache declares directive handlers as a K&R-style function pointer in C++; this is the one
+// place that converts our typed handlers to it (through void(*)(), the generic function type).
+template <class Handler>
+cmd_func handler(Handler h) {
+    return reinterpret_cast<cmd_func>(reinterpret_cast<void (*)()>(h));
+}
+
+const char *error(cmd_parms *cmd, const std::string &message) {
+    return apr_pstrcat(cmd->pool, cmd->cmd->name, ": ", message.c_str(), nullptr);
+}
+
+// TLSEngine [address:]port — main server only, repeatable.
+const char *set_engine(cmd_parms *cmd, void *, const char *arg) {
+    if (const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY)) return err;
+    EngineAddress engine;
+    if (const char *err = parse_engine_address(cmd->pool, arg, &engine)) return error(cmd, err);
+    engine.site = site_of(cmd);
+    server_config(cmd->server)->engines.push_back(std::move(engine));
+    return nullptr;
+}
+
+// TLSCertificate cert_file [key_file] — loaded and checked now, so a mistake is reported with
+// Apache's own "Syntax error on line N of FILE" pointing at this directive.
+const char *add_certificate(cmd_parms *cmd, void *, const char *cert_arg, const char *key_arg) {
+    if (const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT)) return err;
+    CertificateEntry entry;
+    entry.cert_path = ap_server_root_relative(cmd->pool, cert_arg);
+    entry.key_path = key_arg ? ap_server_root_relative(cmd->pool, key_arg) : entry.cert_path;
+    entry.site = site_of(cmd);
+
+    FileBytes cert = read_file_bytes(cmd->temp_pool, entry.cert_path.c_str());
+    if (!cert.ok) return error(cmd, cert.error + "; check the certificate file's path");
+    FileBytes key = key_arg ? read_file_bytes(cmd->temp_pool, entry.key_path.c_str()) : cert;
+    if (!key.ok) return error(cmd, key.error + "; check the key file's path");
+
+    auto loaded = tls::CertifiedKey::from_pem(std::span<const char>(cert.data),
+                                              std::span<const char>(key.data));
+    if (!loaded) {
+        std::string what = "'" + entry.cert_path + "'";
+        if (key_arg) what += " with key '" + entry.key_path + "'";
+        return error(cmd, what + ": " + loaded.error().message());
+    }
+    entry.key = std::make_shared<const tls::CertifiedKey>(std::move(loaded.value()));
+    server_config(cmd->server)->certificates.push_back(std::move(entry));
+    return nullptr;
+}
+
+// TLSProtocol version+ — the minimum TLS version.
+const char *set_protocol(cmd_parms *cmd, void *, const char *arg) {
+    if (const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT)) return err;
+    ProtocolMinimum parsed = parse_protocol_minimum(arg);
+    if (!parsed.ok) return error(cmd, parsed.error);
+    if (!parsed.warning.empty()) {
+        const DirectiveSite site = site_of(cmd);
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, cmd->server, "TLSProtocol at %s: %s",
+                     site.describe().c_str(), parsed.warning.c_str());
+    }
+    server_config(cmd->server)->min_protocol = parsed.version;
+    return nullptr;
+}
+
+}  // namespace
+
+const command_rec kDirectives[] = {
+    {"TLSEngine", handler(set_engine), nullptr, RSRC_CONF, ITERATE,
+     "TLSEngine [address:]port - serve TLS on this listening address (repeatable)"},
+    {"TLSCertificate", handler(add_certificate), nullptr, RSRC_CONF, TAKE12,
+     "TLSCertificate cert_file [key_file] - PEM certificate chain and private key"},
+    {"TLSProtocol", handler(set_protocol), nullptr, RSRC_CONF, TAKE1,
+     "TLSProtocol version+ - minimum TLS version: default, TLSv1.2+, TLSv1.3+"},
+    {nullptr, nullptr, nullptr, 0, RAW_ARGS, nullptr},
+};
+
+}  // namespace mod_tls

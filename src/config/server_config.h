@@ -1,0 +1,45 @@
+// What the directives of one server (main server or <VirtualHost>) said, after merging.
+// Written while Apache reads the configuration; read-only once post_config has compiled it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "apache/includes.h"
+#include "config/directive_site.h"
+#include "config/engine_address.h"
+#include "rustls/certified_key.h"
+
+namespace mod_tls {
+
+DirectiveSite site_of(const cmd_parms *cmd);
+
+struct CertificateEntry {
+    std::string cert_path;
+    std::string key_path;  // same as cert_path when the key is inside the certificate file
+    std::shared_ptr<const tls::CertifiedKey> key;  // loaded and checked when the directive is read
+    DirectiveSite site;
+};
+
+struct HostTls;  // compiled per-host TLS state (config/compile.h)
+
+struct ServerConfig {
+    std::vector<CertificateEntry> certificates;
+    std::optional<uint16_t> min_protocol;
+
+    // Main server only: the TLSEngine addresses.
+    std::vector<EngineAddress> engines;
+
+    // Set by post_config for servers that serve TLS; immutable afterwards.
+    const HostTls *compiled = nullptr;
+};
+
+ServerConfig *server_config(const server_rec *s);
+
+void *create_server_config(apr_pool_t *pool, server_rec *s);
+void *merge_server_config(apr_pool_t *pool, void *base, void *add);
+
+}  // namespace mod_tls

@@ -1,0 +1,37 @@
+// Per-connection TLS state of a frontend connection and the connection hooks that create and
+// drive it: attach on TLS addresses, choose the host from the ClientHello, handshake before HTTP.
+#pragma once
+
+#include "apache/includes.h"
+#include "config/compile.h"
+#include "filters/tls_stream.h"
+
+namespace mod_tls {
+
+struct TlsConnection {
+    TlsConnection(conn_rec *c, tls::Connection session);
+
+    conn_rec *c;
+    TlsStream stream;
+    const HostTls *host = nullptr;  // chosen from the ClientHello
+};
+
+// The TLS state of c, or nullptr for connections that are not ours.
+TlsConnection *tls_connection(const conn_rec *c);
+
+// pre_connection hook: attach to connections that arrive on a TLSEngine address.
+int attach_connection(conn_rec *c, void *csd);
+// process_connection hook: complete the handshake before any protocol reads a byte.
+int run_handshake(conn_rec *c);
+// ssl_conn_is_ssl hook.
+int is_tls_connection(conn_rec *c);
+
+}  // namespace mod_tls
+
+namespace mod_tls {
+
+// http_scheme / default_port hooks: URLs built on TLS connections say https and 443.
+const char *scheme_of(const request_rec *r);
+apr_port_t default_port_of(const request_rec *r);
+
+}  // namespace mod_tls

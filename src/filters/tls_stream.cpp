@@ -1,0 +1,336 @@
+#include "filters/tls_stream.h"
+
+#include <algorithm>
+#include <utility>
+
+APLOG_USE_MODULE(tls);
+
+namespace mod_tls {
+
+namespace {
+
+ap_filter_rec_t *g_input_filter = nullptr;
+ap_filter_rec_t *g_output_filter = nullptr;
+
+constexpr apr_off_t kReadChunk = 16 * 1024 + 512;   // a full TLS record and its header
+constexpr size_t kTlsBucketSize = 16 * 1024 + 512;  // one record per bucket
+constexpr apr_off_t kPassThreshold = 64 * 1024;     // hand TLS bytes down once this much waits
+constexpr size_t kLineLimit = HUGE_STRING_LEN;      // as the core filter: longest line looked for
+
+apr_status_t input_filter(ap_filter_t *f, apr_bucket_brigade *bb, ap_input_mode_t mode,
+                          apr_read_type_e block, apr_off_t readbytes) {
+    return static_cast<TlsStream *>(f->ctx)->read(bb, mode, block, readbytes);
+}
+
+apr_status_t output_filter(ap_filter_t *f, apr_bucket_brigade *bb) {
+    return static_cast<TlsStream *>(f->ctx)->write(bb);
+}
+
+std::string apr_error(apr_status_t rv) {
+    char buf[256];
+    return apr_strerror(rv, buf, sizeof(buf));
+}
+
+}  // namespace
+
+void TlsStream::register_filters() {
+    // Right above the core (network) filters, below everything that works on plaintext.
+    g_input_filter = ap_register_input_filter("TLS_IN", input_filter, nullptr,
+                                              static_cast<ap_filter_type>(AP_FTYPE_CONNECTION + 5));
+    g_output_filter = ap_register_output_filter(
+        "TLS_OUT", output_filter, nullptr, static_cast<ap_filter_type>(AP_FTYPE_CONNECTION + 5));
+}
+
+TlsStream::TlsStream(conn_rec *c, tls::Connection session, Callbacks callbacks)
+    : c_(c), session_(std::move(session)), callbacks_(callbacks),
+      in_(apr_brigade_create(c->pool, c->bucket_alloc)),
+      out_(apr_brigade_create(c->pool, c->bucket_alloc)) {}
+
+void TlsStream::add_filters() {
+    in_filter_ = ap_add_input_filter_handle(g_input_filter, this, nullptr, c_);
+    out_filter_ = ap_add_output_filter_handle(g_output_filter, this, nullptr, c_);
+}
+
+// ---- failure ---------------------------------------------------------------------------------
+
+apr_status_t TlsStream::fail(const tls::Error &error) {
+    if (failed_) return APR_ECONNABORTED;
+    failed_ = true;
+    // Send what the session queued (the alert), then give up on the connection.
+    if (collect_tls() == APR_SUCCESS) pass_out(true);
+    const std::string reason = error.describe();
+    if (!handshake_done_) {
+        ap_log_cerror(APLOG_MARK, APLOG_INFO, 0, c_, "TLS handshake failed: %s", reason.c_str());
+    } else {
+        ap_log_cerror(APLOG_MARK, APLOG_INFO, 0, c_, "TLS connection error: %s", reason.c_str());
+    }
+    c_->aborted = 1;
+    return APR_ECONNABORTED;
+}
+
+// ---- TLS bytes out ---------------------------------------------------------------------------
+
+apr_status_t TlsStream::collect_tls() {
+    while (session_.wants_write()) {
+        char *buf = static_cast<char *>(apr_bucket_alloc(kTlsBucketSize, c_->bucket_alloc));
+        auto n = session_.take_tls(std::span<char>(buf, kTlsBucketSize));
+        if (!n || n.value() == 0) {
+            apr_bucket_free(buf);
+            if (!n) return fail(n.error());
+            break;
+        }
+        APR_BRIGADE_INSERT_TAIL(
+            out_, apr_bucket_heap_create(buf, n.value(), apr_bucket_free, c_->bucket_alloc));
+        out_bytes_ += static_cast<apr_off_t>(n.value());
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t TlsStream::pass_out(bool flush) {
+    if (flush) APR_BRIGADE_INSERT_TAIL(out_, apr_bucket_flush_create(c_->bucket_alloc));
+    if (APR_BRIGADE_EMPTY(out_)) return APR_SUCCESS;
+    apr_status_t rv = ap_pass_brigade(out_filter_->next, out_);
+    apr_brigade_cleanup(out_);
+    out_bytes_ = 0;
+    return rv;
+}
+
+// ---- TLS bytes in ----------------------------------------------------------------------------
+
+apr_status_t TlsStream::drain_plain() {
+    for (;;) {
+        if (plain_pos_ > 0 && plain_pos_ == plain_.size()) {
+            plain_.clear();
+            plain_pos_ = 0;
+        }
+        const size_t old = plain_.size();
+        plain_.resize(old + kTlsBucketSize);
+        auto r = session_.read_plain(std::span<char>(plain_).subspan(old));
+        plain_.resize(old + (r ? r.value().n : 0));
+        if (!r) {
+            // The transport ended without close_notify after the handshake. Many clients close
+            // that way; HTTP framing protects the data, so treat it as the end of input.
+            if (handshake_done_) {
+                ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, c_, "TLS: %s",
+                              r.error().describe().c_str());
+                peer_closed_ = true;
+                return APR_SUCCESS;
+            }
+            return fail(r.error());
+        }
+        if (r.value().state == tls::ReadState::kClosed) peer_closed_ = true;
+        if (r.value().state != tls::ReadState::kData) return APR_SUCCESS;
+    }
+}
+
+apr_status_t TlsStream::process() {
+    for (;;) {
+        auto progress = session_.process();
+        if (!progress) return fail(progress.error());
+        if (progress.value() != tls::Progress::kHelloReady) break;
+        tls::Status chosen = callbacks_.on_hello(callbacks_.ctx, session_);
+        if (!chosen) return fail(chosen.error());
+    }
+    if (!handshake_done_ && !session_.is_handshaking()) {
+        handshake_done_ = true;
+        callbacks_.on_done(callbacks_.ctx, session_);
+    }
+    if (apr_status_t rv = drain_plain(); rv != APR_SUCCESS) return rv;
+    if (session_.wants_write()) {
+        if (apr_status_t rv = collect_tls(); rv != APR_SUCCESS) return rv;
+        return pass_out(true);
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t TlsStream::feed(std::string_view tls_bytes) {
+    if (tls_bytes.empty()) {  // EOF from the transport
+        auto taken = session_.feed({});
+        if (!taken) return fail(taken.error());
+        return process();
+    }
+    while (!tls_bytes.empty()) {
+        auto taken = session_.feed(tls_bytes);
+        if (!taken) return fail(taken.error());
+        if (apr_status_t rv = process(); rv != APR_SUCCESS) return rv;
+        if (taken.value() == 0) {
+            return fail(tls::Error(TLSB_ERR_INVALID, "the TLS session accepts no more input"));
+        }
+        tls_bytes.remove_prefix(taken.value());
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t TlsStream::read_tls(apr_read_type_e block) {
+    apr_brigade_cleanup(in_);
+    apr_status_t rv = ap_get_brigade(in_filter_->next, in_, AP_MODE_READBYTES, block, kReadChunk);
+    if (APR_STATUS_IS_EAGAIN(rv)) return rv;
+    bool eof = rv == APR_EOF;
+    if (rv != APR_SUCCESS && !eof) {
+        return fail(tls::Error(TLSB_ERR_TLS, "reading from the client failed: " + apr_error(rv)));
+    }
+    bool got_data = false;
+    while (!APR_BRIGADE_EMPTY(in_) && !failed_) {
+        apr_bucket *b = APR_BRIGADE_FIRST(in_);
+        if (APR_BUCKET_IS_EOS(b)) {
+            eof = true;
+        } else if (!APR_BUCKET_IS_METADATA(b)) {
+            const char *data = nullptr;
+            apr_size_t len = 0;
+            rv = apr_bucket_read(b, &data, &len, APR_BLOCK_READ);
+            if (rv != APR_SUCCESS) {
+                return fail(tls::Error(TLSB_ERR_TLS, "reading from the client failed: " +
+                                                         apr_error(rv)));
+            }
+            if (len > 0) {
+                got_data = true;
+                if (apr_status_t frv = feed({data, len}); frv != APR_SUCCESS) return frv;
+            }
+        }
+        apr_bucket_delete(b);
+    }
+    if (failed_) return APR_ECONNABORTED;
+    if (eof || (!got_data && block == APR_BLOCK_READ)) return feed({});
+    if (!got_data) return APR_EAGAIN;
+    return APR_SUCCESS;
+}
+
+// ---- handshake -------------------------------------------------------------------------------
+
+apr_status_t TlsStream::handshake(apr_read_type_e block) {
+    while (!handshake_done_) {
+        if (failed_) return APR_ECONNABORTED;
+        if (apr_status_t rv = read_tls(block); rv != APR_SUCCESS) return rv;
+        if (!handshake_done_ && peer_closed_) {
+            return fail(tls::Error(TLSB_ERR_TLS, "the client closed the connection during the handshake"));
+        }
+    }
+    return failed_ ? APR_ECONNABORTED : APR_SUCCESS;
+}
+
+// ---- input filter ----------------------------------------------------------------------------
+
+void TlsStream::consume(size_t n) {
+    plain_pos_ += n;
+    if (plain_pos_ == plain_.size()) {
+        plain_.clear();
+        plain_pos_ = 0;
+    }
+}
+
+void TlsStream::append_plain(apr_bucket_brigade *bb, size_t n, bool consume_it) {
+    if (n == 0) return;
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_heap_create(plain_.data() + plain_pos_, n, nullptr,
+                                                       bb->bucket_alloc));
+    if (consume_it) consume(n);
+}
+
+apr_status_t TlsStream::ensure_plain(apr_read_type_e block) {
+    while (available() == 0) {
+        if (failed_) return APR_ECONNABORTED;
+        if (peer_closed_) return APR_EOF;
+        if (apr_status_t rv = read_tls(block); rv != APR_SUCCESS) return rv;
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t TlsStream::read(apr_bucket_brigade *bb, ap_input_mode_t mode, apr_read_type_e block,
+                             apr_off_t readbytes) {
+    if (failed_) return APR_ECONNABORTED;
+    if (apr_status_t rv = handshake(block); rv != APR_SUCCESS) return rv;
+    if (mode == AP_MODE_INIT) return APR_SUCCESS;
+    if (mode == AP_MODE_EATCRLF) return APR_ENOTIMPL;
+
+    if (apr_status_t rv = ensure_plain(block); rv != APR_SUCCESS) return rv;
+    const size_t wanted = readbytes > 0 ? static_cast<size_t>(readbytes) : available();
+
+    switch (mode) {
+        case AP_MODE_READBYTES:
+            append_plain(bb, std::min(wanted, available()), true);
+            return APR_SUCCESS;
+        case AP_MODE_SPECULATIVE:
+            append_plain(bb, std::min(wanted, available()), false);
+            return APR_SUCCESS;
+        case AP_MODE_EXHAUSTIVE:
+            append_plain(bb, available(), true);
+            return APR_SUCCESS;
+        case AP_MODE_GETLINE: {
+            // Look for LF, reading more records while the line is incomplete and short.
+            for (;;) {
+                const size_t lf = pending().find('\n');
+                if (lf != std::string_view::npos) {
+                    append_plain(bb, lf + 1, true);
+                    return APR_SUCCESS;
+                }
+                if (available() >= kLineLimit || peer_closed_) break;
+                apr_status_t rv = read_tls(block);
+                if (APR_STATUS_IS_EAGAIN(rv)) break;
+                if (rv != APR_SUCCESS) return rv;
+            }
+            append_plain(bb, available(), true);
+            return APR_SUCCESS;
+        }
+        default:
+            return APR_ENOTIMPL;
+    }
+}
+
+// ---- output filter ---------------------------------------------------------------------------
+
+apr_status_t TlsStream::encrypt(std::string_view plain) {
+    while (!plain.empty()) {
+        auto taken = session_.write_plain(plain);
+        if (!taken) return fail(taken.error());
+        plain.remove_prefix(taken.value());
+        if (apr_status_t rv = collect_tls(); rv != APR_SUCCESS) return rv;
+        if (taken.value() == 0 && out_bytes_ == 0) {
+            return fail(tls::Error(TLSB_ERR_INVALID, "the TLS session accepts no more output"));
+        }
+        if (out_bytes_ >= kPassThreshold) {
+            if (apr_status_t rv = pass_out(false); rv != APR_SUCCESS) return rv;
+        }
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t TlsStream::write(apr_bucket_brigade *bb) {
+    if (!failed_ && !handshake_done_) handshake(APR_BLOCK_READ);
+    if (failed_) {
+        apr_brigade_cleanup(bb);
+        return APR_ECONNABORTED;
+    }
+    while (!APR_BRIGADE_EMPTY(bb)) {
+        apr_bucket *b = APR_BRIGADE_FIRST(bb);
+        if (APR_BUCKET_IS_METADATA(b)) {
+            if (AP_BUCKET_IS_EOC(b) && !close_notify_sent_) {
+                // The connection ends: say so with close_notify before the socket closes.
+                close_notify_sent_ = true;
+                session_.send_close_notify();
+                if (apr_status_t rv = collect_tls(); rv != APR_SUCCESS) return rv;
+            }
+            const bool flush = APR_BUCKET_IS_FLUSH(b);
+            APR_BUCKET_REMOVE(b);
+            APR_BRIGADE_INSERT_TAIL(out_, b);
+            if (flush) {
+                if (apr_status_t rv = pass_out(false); rv != APR_SUCCESS) return rv;
+            }
+            continue;
+        }
+        const char *data = nullptr;
+        apr_size_t len = 0;
+        apr_status_t rv = apr_bucket_read(b, &data, &len, APR_BLOCK_READ);
+        if (rv != APR_SUCCESS) {
+            apr_brigade_cleanup(bb);
+            return rv;
+        }
+        rv = encrypt({data, len});
+        apr_bucket_delete(b);
+        if (rv != APR_SUCCESS) {
+            apr_brigade_cleanup(bb);
+            return rv;
+        }
+    }
+    return pass_out(false);
+}
+
+}  // namespace mod_tls

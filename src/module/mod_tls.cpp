@@ -1,0 +1,44 @@
+// mod_tls — the module record and its hook table: the table of contents of the module.
+// TLS for Apache httpd done by rustls (through the Rust bridge in bridge/).
+
+#include "apache/includes.h"
+#include "config/compile.h"
+#include "config/directives.h"
+#include "config/server_config.h"
+#include "connection/tls_connection.h"
+#include "filters/tls_stream.h"
+
+namespace {
+
+void register_hooks(apr_pool_t *) {
+    using namespace mod_tls;
+    // After the configuration is read (parent, as root): compile per-host TLS state and check
+    // that every TLS address has certificates. Runs again on every restart.
+    ap_hook_post_config(compile_config, nullptr, nullptr, APR_HOOK_MIDDLE);
+    // A new connection (child): attach TLS state and filters on TLSEngine addresses.
+    ap_hook_pre_connection(attach_connection, nullptr, nullptr, APR_HOOK_MIDDLE);
+    // Before HTTP reads the connection: complete the handshake (SNI chooses the host).
+    ap_hook_process_connection(run_handshake, nullptr, nullptr, APR_HOOK_MIDDLE);
+    // Anyone asking "is this connection TLS?" (mod_rewrite %{HTTPS}, mod_http2, ...).
+    ap_hook_ssl_conn_is_ssl(is_tls_connection, nullptr, nullptr, APR_HOOK_MIDDLE);
+    // URLs the server builds for a request on a TLS connection.
+    ap_hook_http_scheme(scheme_of, nullptr, nullptr, APR_HOOK_MIDDLE);
+    ap_hook_default_port(default_port_of, nullptr, nullptr, APR_HOOK_MIDDLE);
+    TlsStream::register_filters();
+}
+
+}  // namespace
+
+// The one exported symbol (everything else is built with hidden visibility; see exports.map).
+extern "C" {
+__attribute__((visibility("default"))) module AP_MODULE_DECLARE_DATA tls_module = {
+    STANDARD20_MODULE_STUFF,
+    nullptr,                         // per-directory config creator
+    nullptr,                         // per-directory config merger
+    mod_tls::create_server_config,   // per-server config creator
+    mod_tls::merge_server_config,    // per-server config merger
+    mod_tls::kDirectives,            // directives
+    register_hooks,                  // hook registration
+    AP_MODULE_FLAG_NONE,
+};
+}

@@ -1,0 +1,72 @@
+// One TLS server connection in the bridge: bytes in, bytes out, plaintext both ways.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "rustls/error.h"
+#include "rustls/handle.h"
+#include "rustls/server_config.h"
+
+namespace tls {
+
+// What the client offered in its ClientHello. Views point into the connection and stay valid
+// until select_config() or reject().
+struct ClientHello {
+    std::string_view sni;                 // empty when the client sent none
+    std::vector<std::string_view> alpn;   // offered protocols, in the client's order
+    std::span<const uint16_t> signature_schemes;
+    std::span<const uint16_t> cipher_suites;
+};
+
+// The state of process(): keep going, or a ClientHello is waiting for a config.
+enum class Progress { kOk, kHelloReady };
+
+// Outcome of read_plain(): data (n > 0), nothing buffered now, or the peer's close_notify.
+enum class ReadState { kData, kWouldBlock, kClosed };
+struct PlainRead {
+    ReadState state;
+    size_t n;
+};
+
+class Connection {
+public:
+    static Result<Connection> new_server();
+
+    // TLS bytes from the peer; returns how many were taken. Empty: the transport hit EOF.
+    Result<size_t> feed(std::span<const char> tls_bytes);
+    Result<Progress> process();
+
+    ClientHello client_hello() const;
+    Status select_config(const ServerConfig &config, std::string_view alpn);
+    Status reject(uint16_t alert);
+
+    bool wants_write() const { return tlsb_conn_wants_write(handle_.get()) != 0; }
+    // Pending TLS bytes into out; returns how many were written.
+    Result<size_t> take_tls(std::span<char> out);
+
+    bool is_handshaking() const { return tlsb_conn_is_handshaking(handle_.get()) != 0; }
+    Result<PlainRead> read_plain(std::span<char> out);
+    // Plaintext to encrypt; returns how much the session took (it may take less when its
+    // output buffer is full: take_tls, then write the rest).
+    Result<size_t> write_plain(std::span<const char> data);
+    void send_close_notify() { tlsb_conn_send_close_notify(handle_.get()); }
+
+    uint16_t protocol_version() const { return tlsb_conn_protocol_version(handle_.get()); }
+    uint16_t cipher_suite() const { return tlsb_conn_cipher_suite(handle_.get()); }
+    std::string_view alpn() const;
+    std::string_view sni() const;
+    size_t peer_cert_count() const { return tlsb_conn_peer_cert_count(handle_.get()); }
+
+private:
+    explicit Connection(ConnectionHandle h) : handle_(std::move(h)) {}
+    ConnectionHandle handle_;
+};
+
+std::string_view protocol_name(uint16_t version);
+std::string_view cipher_suite_name(uint16_t suite);
+std::string_view alert_name(uint16_t alert);
+
+}  // namespace tls

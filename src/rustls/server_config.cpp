@@ -1,0 +1,39 @@
+#include "rustls/server_config.h"
+
+#include "rustls/bytes.h"
+
+namespace tls {
+
+Result<ServerConfig> ServerConfig::build(const ServerConfigParams &params) {
+    std::vector<const tlsb_certified_key *> keys;
+    keys.reserve(params.keys.size());
+    for (const CertifiedKey *k : params.keys) keys.push_back(k->get());
+
+    std::vector<const uint8_t *> alpn;
+    std::vector<size_t> alpn_lens;
+    for (const std::string &p : params.alpn) {
+        alpn.push_back(u8(std::span<const char>(p)));
+        alpn_lens.push_back(p.size());
+    }
+
+    tlsb_server_config_params raw{};
+    raw.versions = params.versions.data();
+    raw.versions_len = params.versions.size();
+    raw.suites = params.cipher_suites.data();
+    raw.suites_len = params.cipher_suites.size();
+    raw.keys = keys.data();
+    raw.keys_len = keys.size();
+    raw.honor_client_order = params.honor_client_order ? 1 : 0;
+    raw.alpn = alpn.data();
+    raw.alpn_lens = alpn_lens.data();
+    raw.alpn_len = alpn.size();
+
+    tlsb_server_config *out = nullptr;
+    tlsb_error err{};
+    tlsb_result rc = tlsb_server_config_new(&raw, &out, &err);
+    ServerConfigHandle handle(out);
+    if (rc != TLSB_OK || !handle) return Error::from_bridge(rc == TLSB_OK ? TLSB_ERR_NULL : rc, err);
+    return ServerConfig(std::move(handle));
+}
+
+}  // namespace tls
