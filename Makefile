@@ -2,14 +2,12 @@
 # `make run` serves https://localhost:8443/; `make test` runs every test. See README.md.
 BUILD_DIR ?= build
 SANITIZE  ?= 0
-# Prefer Debian's cargo (the toolchain of a bare Debian 12 server), else the one on PATH.
+# Debian's cargo (the toolchain of a bare Debian 12 server); rustc is pinned in bridge/.cargo/.
 CARGO     ?= $(shell test -x /usr/bin/cargo && echo /usr/bin/cargo || command -v cargo)
-# Debian's cargo runs the first rustc on PATH; pin Debian's rustc with it (rustup's may come first).
-RUSTC     ?= $(shell test -x /usr/bin/rustc && test "$(CARGO)" = /usr/bin/cargo && echo /usr/bin/rustc || command -v rustc)
 PYTHON    := /usr/bin/python3
 JOBS      ?= $(shell nproc)
 
-CMAKE_FLAGS := -DCARGO=$(CARGO) -DRUSTC=$(RUSTC) -DMOD_TLS_SANITIZE=$(if $(filter 1,$(SANITIZE)),ON,OFF)
+CMAKE_FLAGS := -DCARGO=$(CARGO) -DMOD_TLS_SANITIZE=$(if $(filter 1,$(SANITIZE)),ON,OFF)
 
 .PHONY: all setup build test unit-test rust-test integration-test asan-test run stop clean
 
@@ -27,7 +25,7 @@ unit-test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure
 
 rust-test: setup
-	cd bridge && RUSTC=$(RUSTC) $(CARGO) test --offline --target-dir $(abspath $(BUILD_DIR))/cargo-test
+	cd bridge && $(CARGO) test --offline --target-dir $(abspath $(BUILD_DIR))/cargo-test
 
 integration-test: build
 	MOD_TLS_SO=$(abspath $(BUILD_DIR))/mod_tls.so $(PYTHON) -m pytest -q tests/integration $(PYTEST_ARGS)

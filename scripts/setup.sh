@@ -11,14 +11,17 @@ set -euo pipefail
 packages=(
   # build: C++20 module glue, Apache headers and apxs, GoogleTest
   g++ make cmake pkg-config apache2 apache2-dev libgtest-dev
+  # unit tests: OpenSSL is the independent TLS client of the in-memory handshake tests
+  libssl-dev
   # the Rust bridge: crate sources that cargo builds offline from /usr/share/cargo/registry
   librust-rustls-dev librust-rustls-pemfile-dev librust-der-parser-dev
   # tests, `make run` and the benchmark
   python3-pytest python3-cryptography curl openssl nghttp2-client wrk memcached redis-server
   ca-certificates procps
 )
-# The Makefile prefers Debian's cargo; the bridge must build with Debian's rustc 1.63.
-[[ -x /usr/bin/cargo ]] || packages+=(cargo rustc)
+# The bridge builds with Debian's cargo and rustc 1.63 (bridge/.cargo/config.toml pins
+# /usr/bin/rustc), even where a rustup toolchain is on PATH.
+packages+=(cargo rustc)
 # shellcheck disable=SC2206  # word splitting of the override is intended
 packages+=(${MOD_TLS_SETUP_EXTRA_PACKAGES:-})
 
