@@ -1,12 +1,15 @@
 #include "config/compile.h"
 
+#include <algorithm>
 #include <span>
 
 #include <ap_listen.h>
 
 #include "apache/pool_owned.h"
+#include "config/cipher_names.h"
 #include "config/protocol_version.h"
 #include "config/server_config.h"
+#include "rustls/connection.h"
 
 APLOG_USE_MODULE(tls);
 
@@ -105,23 +108,53 @@ std::string compile_host(CompiledConfig &cc, server_rec *s, const server_rec *ma
                ", which has no certificate; add 'TLSCertificate cert.pem key.pem' to that host "
                "(or to the main server)";
     }
+    static const std::vector<uint16_t> kNone;
     tls::ServerConfigParams params;
-    params.versions = versions_from(conf->min_protocol.value_or(kTls12));
+    params.cipher_suites = order_cipher_suites(
+        tls::supported_cipher_suites(), conf->ciphers_prefer ? *conf->ciphers_prefer : kNone,
+        conf->ciphers_suppress ? *conf->ciphers_suppress : kNone);
+    if (params.cipher_suites.empty()) {
+        return "TLSCiphersSuppress leaves " + host_site(s, main_server) +
+               " without any cipher suite; suppress fewer suites";
+    }
+    // A version whose suites are all suppressed is disabled.
+    for (uint16_t v : versions_from(conf->min_protocol.value_or(kTls12))) {
+        const bool has_suite = std::any_of(params.cipher_suites.begin(), params.cipher_suites.end(),
+                                           [v](uint16_t id) { return is_tls13_suite(id) == (v == kTls13); });
+        if (has_suite) params.versions.push_back(v);
+    }
+    if (params.versions.empty()) {
+        return "TLSProtocol and TLSCiphersSuppress leave " + host_site(s, main_server) +
+               " without any protocol version: every suite of the allowed versions is "
+               "suppressed; suppress fewer suites or lower TLSProtocol";
+    }
+    params.honor_client_order = conf->honor_client_order.value_or(true);
     for (const CertificateEntry &c : conf->certificates) params.keys.push_back(c.key.get());
-    params.alpn = {"http/1.1"};
+    params.alpn = {kAlpnHttp11, kAlpnH2, kAlpnAcme};
     auto built = tls::ServerConfig::build(params);
     if (!built) {
         return "cannot build the TLS configuration of " + host_site(s, main_server) + ": " +
                built.error().message();
     }
     auto host = std::make_unique<HostTls>(
-        HostTls{s, s == main_server ? "main server" : host_name(s), std::move(built.value())});
+        HostTls{s, s == main_server ? "main server" : host_name(s), std::move(built.value()),
+                {}, params.versions, params.cipher_suites, conf->strict_sni.value_or(true)});
+    for (const CertificateEntry &c : conf->certificates)
+        host->certificate_files.push_back(c.cert_path + "|" + c.key_path);
     conf->compiled = host.get();
     cc.hosts.push_back(std::move(host));
     return {};
 }
 
 }  // namespace
+
+bool HostTls::accepts_connection_of(const HostTls &other, uint16_t version,
+                                     uint16_t suite) const {
+    if (&other == this) return true;
+    return certificate_files == other.certificate_files &&
+           std::find(versions.begin(), versions.end(), version) != versions.end() &&
+           std::find(cipher_suites.begin(), cipher_suites.end(), suite) != cipher_suites.end();
+}
 
 bool CompiledConfig::is_tls_address(const apr_sockaddr_t *local) const {
     for (const EngineAddress &e : engines) {

@@ -12,11 +12,24 @@
 
 namespace mod_tls {
 
+// The ALPN protocols a connection may agree on (each host's config is prepared for all of them).
+inline constexpr const char *kAlpnHttp11 = "http/1.1";
+inline constexpr const char *kAlpnH2 = "h2";
+inline constexpr const char *kAlpnAcme = "acme-tls/1";
+
 // The compiled TLS state of one server_rec (main server or virtual host).
 struct HostTls {
     const server_rec *server;
     std::string name;  // for log lines: ServerName (or "main server")
     tls::ServerConfig config;
+    std::vector<std::string> certificate_files;  // "cert|key" per TLSCertificate, in order
+    std::vector<uint16_t> versions;              // enabled protocol versions
+    std::vector<uint16_t> cipher_suites;         // enabled suites, in preference order
+    bool strict_sni = true;
+
+    // Whether a connection this host did not handshake may still serve its requests: same
+    // certificates, and the negotiated protocol and cipher are ones this host allows.
+    bool accepts_connection_of(const HostTls &other, uint16_t version, uint16_t suite) const;
 };
 
 // Everything connections need, built once per configuration (re)load. Read-only afterwards,

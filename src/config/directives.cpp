@@ -1,11 +1,16 @@
 #include "config/directives.h"
 
+#include <strings.h>
+
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 
 #include "apache/file_bytes.h"
+#include "config/cipher_names.h"
 #include "config/protocol_version.h"
+#include "rustls/connection.h"
 #include "config/server_config.h"
 
 APLOG_USE_MODULE(tls);
@@ -75,6 +80,70 @@ const char *set_protocol(cmd_parms *cmd, void *, const char *arg) {
     return nullptr;
 }
 
+// TLSCiphersPrefer / TLSCiphersSuppress name... — names as arguments and/or ':'-separated. A
+// later occurrence replaces an earlier one; `default` (Prefer) / `none` (Suppress) clears.
+const char *set_ciphers(cmd_parms *cmd, std::optional<std::vector<uint16_t>> &target,
+                        std::string_view clear_word, bool warn_unsupported, int argc,
+                        char *const argv[]) {
+    if (const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT)) return err;
+    std::vector<std::string_view> args(argv, argv + argc);
+    if (args.size() == 1 && args[0] == clear_word) {
+        target = std::vector<uint16_t>{};
+        return nullptr;
+    }
+    std::vector<uint16_t> ids;
+    for (const std::string &name : split_cipher_names(args)) {
+        std::optional<uint16_t> id = cipher_suite_id(name);
+        if (!id) {
+            return error(cmd, "unknown cipher suite '" + name +
+                                  "'; use IANA names (TLS_AES_128_GCM_SHA256, "
+                                  "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256), OpenSSL names "
+                                  "(ECDHE-ECDSA-AES128-GCM-SHA256) or TLS_CIPHER_0xNNNN");
+        }
+        if (warn_unsupported && !tls::is_supported_cipher_suite(*id)) {
+            const DirectiveSite site = site_of(cmd);
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, cmd->server,
+                         "%s at %s: cipher suite '%s' is not implemented by rustls; ignored",
+                         cmd->cmd->name, site.describe().c_str(), name.c_str());
+        }
+        ids.push_back(*id);
+    }
+    if (ids.empty()) return error(cmd, "no cipher suite names given");
+    target = std::move(ids);
+    return nullptr;
+}
+
+const char *set_ciphers_prefer(cmd_parms *cmd, void *, int argc, char *const argv[]) {
+    return set_ciphers(cmd, server_config(cmd->server)->ciphers_prefer, "default", true, argc,
+                       argv);
+}
+
+const char *set_ciphers_suppress(cmd_parms *cmd, void *, int argc, char *const argv[]) {
+    return set_ciphers(cmd, server_config(cmd->server)->ciphers_suppress, "none", false, argc,
+                       argv);
+}
+
+// on|off in any letter case; the error names the word that was written.
+const char *set_flag(cmd_parms *cmd, std::optional<bool> &target, const char *arg) {
+    if (const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT)) return err;
+    if (strcasecmp(arg, "on") == 0) {
+        target = true;
+    } else if (strcasecmp(arg, "off") == 0) {
+        target = false;
+    } else {
+        return error(cmd, std::string("'") + arg + "' is not a flag value; write on or off");
+    }
+    return nullptr;
+}
+
+const char *set_honor_client_order(cmd_parms *cmd, void *, const char *arg) {
+    return set_flag(cmd, server_config(cmd->server)->honor_client_order, arg);
+}
+
+const char *set_strict_sni(cmd_parms *cmd, void *, const char *arg) {
+    return set_flag(cmd, server_config(cmd->server)->strict_sni, arg);
+}
+
 }  // namespace
 
 const command_rec kDirectives[] = {
@@ -84,6 +153,15 @@ const command_rec kDirectives[] = {
      "TLSCertificate cert_file [key_file] - PEM certificate chain and private key"},
     {"TLSProtocol", handler(set_protocol), nullptr, RSRC_CONF, TAKE1,
      "TLSProtocol version+ - minimum TLS version: default, TLSv1.2+, TLSv1.3+"},
+    {"TLSCiphersPrefer", handler(set_ciphers_prefer), nullptr, RSRC_CONF, TAKE_ARGV,
+     "TLSCiphersPrefer name... - cipher suites to prefer, in order (or 'default')"},
+    {"TLSCiphersSuppress", handler(set_ciphers_suppress), nullptr, RSRC_CONF, TAKE_ARGV,
+     "TLSCiphersSuppress name... - cipher suites never to use (or 'none')"},
+    {"TLSHonorClientOrder", handler(set_honor_client_order), nullptr, RSRC_CONF, TAKE1,
+     "TLSHonorClientOrder on|off - whether the client's cipher order wins (default on)"},
+    {"TLSStrictSNI", handler(set_strict_sni), nullptr, RSRC_CONF, TAKE1,
+     "TLSStrictSNI on|off - refuse unknown SNI names and requests without SNI where several "
+     "hosts share the address (default on)"},
     {nullptr, nullptr, nullptr, 0, RAW_ARGS, nullptr},
 };
 

@@ -32,6 +32,12 @@ void *merge_server_config(apr_pool_t *pool, void *base_v, void *add_v) {
     auto *merged = make_pool_owned<ServerConfig>(pool);
     merged->certificates = add->certificates.empty() ? base->certificates : add->certificates;
     merged->min_protocol = add->min_protocol ? add->min_protocol : base->min_protocol;
+    merged->ciphers_prefer = add->ciphers_prefer ? add->ciphers_prefer : base->ciphers_prefer;
+    merged->ciphers_suppress =
+        add->ciphers_suppress ? add->ciphers_suppress : base->ciphers_suppress;
+    merged->honor_client_order =
+        add->honor_client_order ? add->honor_client_order : base->honor_client_order;
+    merged->strict_sni = add->strict_sni ? add->strict_sni : base->strict_sni;
     return merged;
 }
 

@@ -29,6 +29,10 @@ struct HostTls;  // compiled per-host TLS state (config/compile.h)
 struct ServerConfig {
     std::vector<CertificateEntry> certificates;
     std::optional<uint16_t> min_protocol;
+    std::optional<std::vector<uint16_t>> ciphers_prefer;    // IANA ids, in order
+    std::optional<std::vector<uint16_t>> ciphers_suppress;
+    std::optional<bool> honor_client_order;                 // default on
+    std::optional<bool> strict_sni;                         // default on
 
     // Main server only: the TLSEngine addresses.
     std::vector<EngineAddress> engines;

@@ -14,31 +14,93 @@ namespace mod_tls {
 namespace {
 
 constexpr uint16_t kAlertInternalError = 80;
+constexpr uint16_t kAlertUnrecognizedName = 112;
+constexpr uint16_t kAlertNoApplicationProtocol = 120;
 
-// Chooses the host from the ClientHello's SNI (else the address's default host) and continues
-// the handshake with its config.
+tls::Status refuse(tls::Connection &session, uint16_t alert, const std::string &why) {
+    session.reject(alert);
+    return tls::Error(TLSB_ERR_TLS, why, alert);
+}
+
+// The protocol to agree on by ALPN: Apache chooses among the client's offers by the host's
+// Protocols (and ProtocolsHonorOrder). nullptr when the client offered none; "" when none of
+// its offers is served.
+const char *choose_alpn(conn_rec *c, server_rec *s, const std::vector<std::string_view> &offers) {
+    if (offers.empty()) return nullptr;
+    auto *list = apr_array_make(c->pool, static_cast<int>(offers.size()), sizeof(const char *));
+    for (std::string_view p : offers)
+        APR_ARRAY_PUSH(list, const char *) = apr_pstrmemdup(c->pool, p.data(), p.size());
+    const char *chosen = ap_select_protocol(c, nullptr, s, list);
+    if (chosen == nullptr) return "";
+    for (std::string_view p : offers) {
+        if (p == chosen) return chosen;
+    }
+    return "";  // Apache kept the current protocol, which the client did not offer
+}
+
+std::string join(const std::vector<std::string_view> &items) {
+    std::string out;
+    for (std::string_view i : items) out += (out.empty() ? "" : ",") + std::string(i);
+    return out;
+}
+
+int count_host(void *count, conn_rec *, server_rec *) {
+    ++*static_cast<int *>(count);
+    return 0;
+}
+
+// Whether several name-based hosts share the connection's address.
+bool address_has_several_hosts(conn_rec *c) {
+    int count = 0;
+    ap_vhost_iterate_given_conn(c, count_host, &count);
+    return count > 1;
+}
+
+// Chooses the host from the ClientHello's SNI and continues the handshake with its config.
+// Unknown SNI: refused with unrecognized_name under TLSStrictSNI (the address's first host's
+// value), else served by that first host, as is a ClientHello without SNI.
 tls::Status on_client_hello(void *ctx, tls::Connection &session) {
     auto *tc = static_cast<TlsConnection *>(ctx);
     const tls::ClientHello hello = session.client_hello();
+    server_rec *first = tc->c->base_server;
+    const HostTls *first_host = server_config(first)->compiled;
+    const bool strict = first_host == nullptr || first_host->strict_sni;
+
     server_rec *s = host_for_sni(tc->c, hello.sni);
-    if (s == nullptr) s = tc->c->base_server;
+    if (s == nullptr && !hello.sni.empty() && strict) {
+        return refuse(session, kAlertUnrecognizedName,
+                      "unknown SNI '" + std::string(hello.sni) +
+                          "': no host on this address has that name (TLSStrictSNI on)");
+    }
+    if (s == nullptr) s = first;
+    if (hello.sni.empty() && strict && address_has_several_hosts(tc->c))
+        tc->refuse_requests = true;
+
     const HostTls *host = server_config(s)->compiled;
     if (host == nullptr) {
-        session.reject(kAlertInternalError);
-        return tls::Error(TLSB_ERR_CONFIG, "no TLS configuration for host " + std::string(
-                                               s->server_hostname ? s->server_hostname : "?"));
+        return refuse(session, kAlertInternalError,
+                      "no TLS configuration for host " +
+                          std::string(s->server_hostname ? s->server_hostname : "?"));
     }
     tc->host = host;
+    tc->server = s;
     tc->c->base_server = s;
 
-    // ALPN: HTTP/1.1 when the client offers it; other protocols come with virtual host support.
-    const bool offers_http11 =
-        std::find(hello.alpn.begin(), hello.alpn.end(), "http/1.1") != hello.alpn.end();
-    return session.select_config(host->config, offers_http11 ? "http/1.1" : "");
+    const char *alpn = choose_alpn(tc->c, s, hello.alpn);
+    if (alpn != nullptr && *alpn == '\0') {
+        return refuse(session, kAlertNoApplicationProtocol,
+                      "no application protocol in common: the client offered " +
+                          join(hello.alpn) + ", host " + host->name + " serves none of them");
+    }
+    tc->alpn = alpn;
+    return session.select_config(host->config, alpn ? alpn : "");
 }
 
 void on_handshake_done(void *ctx, tls::Connection &session) {
     auto *tc = static_cast<TlsConnection *>(ctx);
+    // A protocol other than the connection's current one (HTTP/1.1) was agreed: hand over.
+    if (tc->alpn != nullptr && std::string_view(tc->alpn) != ap_get_protocol(tc->c))
+        ap_switch_protocol(tc->c, nullptr, tc->server, tc->alpn);
     if (!APLOGctrace1(tc->c) && !APLOGcdebug(tc->c)) return;
     const std::string sni(session.sni());
     const std::string alpn(session.alpn());
@@ -56,6 +118,7 @@ TlsConnection::TlsConnection(conn_rec *conn, tls::Connection session)
     : c(conn), stream(conn, std::move(session), {on_client_hello, on_handshake_done, this}) {}
 
 TlsConnection *tls_connection(const conn_rec *c) {
+    while (c != nullptr && c->master != nullptr) c = c->master;
     if (c == nullptr || c->conn_config == nullptr) return nullptr;
     return static_cast<TlsConnection *>(ap_get_module_config(c->conn_config, &tls_module));
 }
@@ -93,6 +156,30 @@ int run_handshake(conn_rec *c) {
 
 int is_tls_connection(conn_rec *c) {
     return tls_connection(c) != nullptr ? OK : DECLINED;
+}
+
+int check_request_host(request_rec *r) {
+    const TlsConnection *tc = tls_connection(r->connection);
+    if (tc == nullptr || tc->host == nullptr) return DECLINED;
+    if (tc->refuse_requests) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      "TLS: request without SNI on an address with several hosts refused "
+                      "(TLSStrictSNI on)");
+        return HTTP_FORBIDDEN;
+    }
+    const HostTls *wanted = server_config(r->server)->compiled;
+    const tls::Connection &session = tc->stream.session();
+    if (wanted == tc->host ||
+        (wanted != nullptr && wanted->accepts_connection_of(*tc->host, session.protocol_version(),
+                                                             session.cipher_suite()))) {
+        return DECLINED;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                  "TLS: request for host %s on a connection negotiated for %s: 421 Misdirected "
+                  "Request",
+                  r->server->server_hostname ? r->server->server_hostname : "?",
+                  tc->host->name.c_str());
+    return HTTP_MISDIRECTED_REQUEST;
 }
 
 }  // namespace mod_tls

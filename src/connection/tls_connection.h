@@ -14,9 +14,12 @@ struct TlsConnection {
     conn_rec *c;
     TlsStream stream;
     const HostTls *host = nullptr;  // chosen from the ClientHello
+    server_rec *server = nullptr;   // the host's server_rec
+    const char *alpn = nullptr;     // protocol agreed by ALPN, nullptr for none
+    bool refuse_requests = false;   // no SNI on an address with several hosts, TLSStrictSNI on
 };
 
-// The TLS state of c, or nullptr for connections that are not ours.
+// The TLS state of c (of its master connection for HTTP/2 streams), or nullptr if not ours.
 TlsConnection *tls_connection(const conn_rec *c);
 
 // pre_connection hook: attach to connections that arrive on a TLSEngine address.
@@ -25,6 +28,9 @@ int attach_connection(conn_rec *c, void *csd);
 int run_handshake(conn_rec *c);
 // ssl_conn_is_ssl hook.
 int is_tls_connection(conn_rec *c);
+// post_read_request hook: 403 without SNI where SNI is required, 421 when the request's host may
+// not be served on a connection whose handshake chose another host.
+int check_request_host(request_rec *r);
 
 }  // namespace mod_tls
 

@@ -302,11 +302,13 @@ apr_status_t TlsStream::write(apr_bucket_brigade *bb) {
     while (!APR_BRIGADE_EMPTY(bb)) {
         apr_bucket *b = APR_BRIGADE_FIRST(bb);
         if (APR_BUCKET_IS_METADATA(b)) {
-            if (AP_BUCKET_IS_EOC(b) && !close_notify_sent_) {
-                // The connection ends: say so with close_notify before the socket closes.
+            if (AP_BUCKET_IS_EOC(b) && !close_notify_sent_ && !c_->aborted) {
+                // The connection ends: say so with close_notify, flushed before the socket
+                // closes (the core filter would otherwise keep such a small write buffered).
                 close_notify_sent_ = true;
                 session_.send_close_notify();
                 if (apr_status_t rv = collect_tls(); rv != APR_SUCCESS) return rv;
+                if (apr_status_t rv = pass_out(true); rv != APR_SUCCESS) return rv;
             }
             const bool flush = APR_BUCKET_IS_FLUSH(b);
             APR_BUCKET_REMOVE(b);

@@ -42,6 +42,7 @@ public:
 
     bool failed() const { return failed_; }
     tls::Connection &session() { return session_; }
+    const tls::Connection &session() const { return session_; }
     conn_rec *connection() const { return c_; }
 
     // Registers the filter types with Apache (once, at register_hooks).

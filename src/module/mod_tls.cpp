@@ -17,8 +17,11 @@ void register_hooks(apr_pool_t *) {
     ap_hook_post_config(compile_config, nullptr, nullptr, APR_HOOK_MIDDLE);
     // A new connection (child): attach TLS state and filters on TLSEngine addresses.
     ap_hook_pre_connection(attach_connection, nullptr, nullptr, APR_HOOK_MIDDLE);
-    // Before HTTP reads the connection: complete the handshake (SNI chooses the host).
+    // Before HTTP reads the connection: complete the handshake (SNI chooses the host, ALPN the
+    // protocol). mod_http2 orders its own hook after "mod_tls.c".
     ap_hook_process_connection(run_handshake, nullptr, nullptr, APR_HOOK_MIDDLE);
+    // Each request, once its host is known: 421 / 403 where the handshake's host may not serve it.
+    ap_hook_post_read_request(check_request_host, nullptr, nullptr, APR_HOOK_MIDDLE);
     // Anyone asking "is this connection TLS?" (mod_rewrite %{HTTPS}, mod_http2, ...).
     ap_hook_ssl_conn_is_ssl(is_tls_connection, nullptr, nullptr, APR_HOOK_MIDDLE);
     // URLs the server builds for a request on a TLS connection.
@@ -31,8 +34,17 @@ void register_hooks(apr_pool_t *) {
 
 // The one exported symbol (everything else is built with hidden visibility; see exports.map).
 extern "C" {
+// STANDARD20_MODULE_STUFF spelled out, to name the module "mod_tls.c" as Apache's mod_tls was
+// named: other modules (mod_http2, mod_md) order their hooks relative to that name.
 __attribute__((visibility("default"))) module AP_MODULE_DECLARE_DATA tls_module = {
-    STANDARD20_MODULE_STUFF,
+    MODULE_MAGIC_NUMBER_MAJOR,
+    MODULE_MAGIC_NUMBER_MINOR,
+    -1,
+    "mod_tls.c",
+    nullptr,
+    nullptr,
+    MODULE_MAGIC_COOKIE,
+    nullptr,
     nullptr,                         // per-directory config creator
     nullptr,                         // per-directory config merger
     mod_tls::create_server_config,   // per-server config creator

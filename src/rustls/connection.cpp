@@ -101,6 +101,20 @@ std::string_view Connection::sni() const {
     return as_text(p, len);
 }
 
+std::span<const uint16_t> supported_cipher_suites() {
+    const uint16_t *ids = nullptr;
+    size_t count = 0;
+    if (tlsb_supported_cipher_suites(&ids, &count) != TLSB_OK || ids == nullptr) return {};
+    return {ids, count};
+}
+
+bool is_supported_cipher_suite(uint16_t suite) {
+    for (uint16_t id : supported_cipher_suites()) {
+        if (id == suite) return true;
+    }
+    return false;
+}
+
 std::string_view protocol_name(uint16_t version) { return tlsb_protocol_version_name(version); }
 std::string_view cipher_suite_name(uint16_t suite) { return tlsb_cipher_suite_name(suite); }
 std::string_view alert_name(uint16_t alert) { return tlsb_alert_name(alert); }

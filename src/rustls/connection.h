@@ -65,6 +65,10 @@ private:
     ConnectionHandle handle_;
 };
 
+// The suites rustls implements, in its default preference order.
+std::span<const uint16_t> supported_cipher_suites();
+bool is_supported_cipher_suite(uint16_t suite);
+
 std::string_view protocol_name(uint16_t version);
 std::string_view cipher_suite_name(uint16_t suite);
 std::string_view alert_name(uint16_t alert);
