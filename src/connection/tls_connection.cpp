@@ -4,6 +4,8 @@
 #include <string>
 
 #include "apache/pool_owned.h"
+#include "config/cipher_names.h"
+#include "config/protocol_version.h"
 #include "config/server_config.h"
 #include "connection/host_selection.h"
 
@@ -85,6 +87,11 @@ tls::Status on_client_hello(void *ctx, tls::Connection &session) {
     tc->host = host;
     tc->server = s;
     tc->c->base_server = s;
+    const bool client_has_tls13 = std::any_of(hello.cipher_suites.begin(), hello.cipher_suites.end(),
+                                              [](uint16_t id) { return is_tls13_suite(id); });
+    const bool host_has_tls13 =
+        std::find(host->versions.begin(), host->versions.end(), kTls13) != host->versions.end();
+    tc->expected_version = client_has_tls13 && host_has_tls13 ? kTls13 : kTls12;
 
     const char *alpn = choose_alpn(tc->c, s, hello.alpn);
     if (alpn != nullptr && *alpn == '\0') {
@@ -116,6 +123,11 @@ void on_handshake_done(void *ctx, tls::Connection &session) {
 
 TlsConnection::TlsConnection(conn_rec *conn, tls::Connection session)
     : c(conn), stream(conn, std::move(session), {on_client_hello, on_handshake_done, this}) {}
+
+uint16_t TlsConnection::protocol_version() const {
+    const uint16_t negotiated = stream.session().protocol_version();
+    return negotiated != 0 ? negotiated : expected_version;
+}
 
 TlsConnection *tls_connection(const conn_rec *c) {
     while (c != nullptr && c->master != nullptr) c = c->master;

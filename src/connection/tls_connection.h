@@ -16,6 +16,11 @@ struct TlsConnection {
     const HostTls *host = nullptr;  // chosen from the ClientHello
     server_rec *server = nullptr;   // the host's server_rec
     const char *alpn = nullptr;     // protocol agreed by ALPN, nullptr for none
+    // The version the handshake settles on, known from the ClientHello so that modules asking
+    // during ALPN selection (mod_http2) get an answer before rustls reports it.
+    uint16_t expected_version = 0;
+
+    uint16_t protocol_version() const;
     bool refuse_requests = false;   // no SNI on an address with several hosts, TLSStrictSNI on
 };
 

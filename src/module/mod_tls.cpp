@@ -7,6 +7,7 @@
 #include "config/server_config.h"
 #include "connection/tls_connection.h"
 #include "filters/tls_stream.h"
+#include "vars/ssl_vars.h"
 
 namespace {
 
@@ -24,6 +25,8 @@ void register_hooks(apr_pool_t *) {
     ap_hook_post_read_request(check_request_host, nullptr, nullptr, APR_HOOK_MIDDLE);
     // Anyone asking "is this connection TLS?" (mod_rewrite %{HTTPS}, mod_http2, ...).
     ap_hook_ssl_conn_is_ssl(is_tls_connection, nullptr, nullptr, APR_HOOK_MIDDLE);
+    // SSL_* variables for ap_expr, mod_rewrite, mod_headers, logs, mod_http2's TLS checks.
+    ap_hook_ssl_var_lookup(lookup_ssl_var, nullptr, nullptr, APR_HOOK_MIDDLE);
     // URLs the server builds for a request on a TLS connection.
     ap_hook_http_scheme(scheme_of, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_default_port(default_port_of, nullptr, nullptr, APR_HOOK_MIDDLE);
