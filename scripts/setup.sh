@@ -18,6 +18,10 @@ packages=(
   # tests, `make run` and the benchmark
   python3-pytest python3-cryptography curl openssl nghttp2-client wrk memcached redis-server
   ca-certificates procps
+  # the benchmark's chart (bench/results/latest.png)
+  python3-matplotlib
+  # the headless browser test (tests/integration/test_browser.py)
+  chromium
 )
 # The bridge builds with Debian's cargo and rustc 1.63 (bridge/.cargo/config.toml pins
 # /usr/bin/rustc), even where a rustup toolchain is on PATH.

@@ -33,7 +33,9 @@ struct Hello {
 }
 
 /// Bytes kept for plain-HTTP detection.
-const FIRST_BYTES: usize = 16;
+/// Enough of the first bytes to hold a typical ClientHello record, for diagnostics; released
+/// once the ClientHello has been read.
+const FIRST_BYTES: usize = 4096;
 /// Bytes the bridge holds for the caller between HELLO_READY and select_config.
 const HELD_TLS_LIMIT: usize = 64 * 1024;
 
@@ -122,7 +124,7 @@ impl tlsb_conn {
             }
             State::Failed => 0,
         };
-        if self.first.len() < FIRST_BYTES {
+        if matches!(self.state, State::Accepting(_)) && self.first.len() < FIRST_BYTES {
             let take = n.min(FIRST_BYTES - self.first.len());
             self.first.extend_from_slice(&buf[..take]);
         }
@@ -163,6 +165,7 @@ impl tlsb_conn {
                     suites: ch.cipher_suites().iter().map(|s| s.get_u16()).collect(),
                 });
                 self.state = State::HelloReady(Box::new(acc));
+                self.first = Vec::new();
                 Ok(TLSB_HELLO_READY)
             }
             Err(e) => {
@@ -172,6 +175,12 @@ impl tlsb_conn {
                         "the client spoke plain HTTP to a TLS port (it sent an HTTP {} request \
                          instead of a TLS ClientHello)",
                         method
+                    );
+                } else if let Some(ip) = crate::sni_probe::ip_literal_sni(&self.first) {
+                    f.message = format!(
+                        "the client sent the IP address {} as SNI, which RFC 6066 forbids; rustls \
+                         refuses such a ClientHello (connect by host name, or send no SNI)",
+                        ip
                     );
                 } else if matches!(e, rustls::Error::CorruptMessage) {
                     f.message = "reading the ClientHello failed: the client sent data that is not TLS \

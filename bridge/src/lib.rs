@@ -11,6 +11,7 @@ mod conn;
 mod ffi;
 mod key;
 mod names;
+mod sni_probe;
 
 #[cfg(test)]
 mod tests;

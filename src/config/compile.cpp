@@ -9,6 +9,7 @@
 #include "config/cipher_names.h"
 #include "config/protocol_version.h"
 #include "config/server_config.h"
+#include "config/startup_warnings.h"
 #include "rustls/connection.h"
 
 APLOG_USE_MODULE(tls);
@@ -167,6 +168,7 @@ const CompiledConfig *compiled_config() { return g_compiled; }
 
 int compile_config(apr_pool_t *pconf, apr_pool_t *, apr_pool_t *, server_rec *main_server) {
     g_compiled = nullptr;
+    log_startup_warnings(main_server);
     const ServerConfig *main_conf = server_config(main_server);
     if (main_conf->engines.empty()) return OK;
 

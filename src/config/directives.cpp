@@ -12,6 +12,7 @@
 #include "config/protocol_version.h"
 #include "rustls/connection.h"
 #include "config/server_config.h"
+#include "config/startup_warnings.h"
 
 APLOG_USE_MODULE(tls);
 
@@ -71,11 +72,8 @@ const char *set_protocol(cmd_parms *cmd, void *, const char *arg) {
     if (const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT)) return err;
     ProtocolMinimum parsed = parse_protocol_minimum(arg);
     if (!parsed.ok) return error(cmd, parsed.error);
-    if (!parsed.warning.empty()) {
-        const DirectiveSite site = site_of(cmd);
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, cmd->server, "TLSProtocol at %s: %s",
-                     site.describe().c_str(), parsed.warning.c_str());
-    }
+    if (!parsed.warning.empty())
+        defer_startup_warning("TLSProtocol at " + site_of(cmd).describe() + ": " + parsed.warning);
     server_config(cmd->server)->min_protocol = parsed.version;
     return nullptr;
 }
@@ -101,10 +99,9 @@ const char *set_ciphers(cmd_parms *cmd, std::optional<std::vector<uint16_t>> &ta
                                   "(ECDHE-ECDSA-AES128-GCM-SHA256) or TLS_CIPHER_0xNNNN");
         }
         if (warn_unsupported && !tls::is_supported_cipher_suite(*id)) {
-            const DirectiveSite site = site_of(cmd);
-            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, cmd->server,
-                         "%s at %s: cipher suite '%s' is not implemented by rustls; ignored",
-                         cmd->cmd->name, site.describe().c_str(), name.c_str());
+            defer_startup_warning(std::string(cmd->cmd->name) + " at " +
+                                  site_of(cmd).describe() + ": cipher suite '" + name +
+                                  "' is not implemented by rustls; ignored");
         }
         ids.push_back(*id);
     }

@@ -48,7 +48,12 @@ server_rec *host_for_sni(conn_rec *c, std::string_view name) {
     if (name.empty()) return nullptr;
     SniSearch search{std::string(name)};
     ap_vhost_iterate_given_conn(c, match_host, &search);
-    return search.found;
+    if (search.found != nullptr) return search.found;
+    // The main server's names count too: it serves if it has TLS here, else the first host does.
+    if (host_has_name(ap_server_conf, name)) {
+        return server_config(ap_server_conf)->compiled ? ap_server_conf : c->base_server;
+    }
+    return nullptr;
 }
 
 }  // namespace mod_tls
