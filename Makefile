@@ -2,14 +2,15 @@
 # `make run` serves https://localhost:8443/; `make test` runs every test. See README.md.
 BUILD_DIR ?= build
 SANITIZE  ?= 0
-# Debian's cargo (the toolchain of a bare Debian 12 server); rustc is pinned in bridge/.cargo/.
-CARGO     ?= $(shell test -x /usr/bin/cargo && echo /usr/bin/cargo || command -v cargo)
+# Debian's cargo (the toolchain of a bare Debian 12 server; rustc is pinned in bridge/.cargo/).
+# Resolved when a recipe runs, i.e. after `setup` has installed it.
+CARGO      = $(shell test -x /usr/bin/cargo && echo /usr/bin/cargo || command -v cargo)
 PYTHON    := /usr/bin/python3
 JOBS      ?= $(shell nproc)
 
-CMAKE_FLAGS := -DCARGO=$(CARGO) -DMOD_TLS_SANITIZE=$(if $(filter 1,$(SANITIZE)),ON,OFF)
+CMAKE_FLAGS = -DMOD_TLS_SANITIZE=$(if $(filter 1,$(SANITIZE)),ON,OFF)
 
-.PHONY: all setup build test unit-test rust-test integration-test asan-test run stop clean
+.PHONY: all setup build test unit-test rust-test integration-test asan-test run stop bench clean
 
 all: build
 
@@ -43,6 +44,13 @@ run: build
 
 stop:
 	@scripts/run.sh stop $(abspath $(BUILD_DIR))
+
+# mod_tls vs mod_ssl vs plain HTTP (bench/run.py, README "Benchmark"); as root. The full run
+# (about 11 minutes) writes bench/results/latest.{json,md,png}; QUICK=1 (under 2 minutes) writes
+# build/bench-quick/. BENCH_ARGS=... passes more options (e.g. --out DIR).
+bench: build
+	$(PYTHON) bench/run.py --module $(abspath $(BUILD_DIR))/mod_tls.so \
+	  $(if $(filter 1,$(QUICK)),--quick) $(BENCH_ARGS)
 
 clean:
 	rm -rf build build-asan

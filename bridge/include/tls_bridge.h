@@ -37,7 +37,8 @@ typedef enum tlsb_result {
     TLSB_ERR_KEY = 105,        /* unsupported or malformed private key (type, size) */
     TLSB_ERR_KEY_MISMATCH = 106, /* the private key does not belong to the certificate */
     TLSB_ERR_CONFIG = 107,     /* the config cannot be built (e.g. no suite left for any version) */
-    TLSB_ERR_BUFFER = 108      /* an output buffer is too small */
+    TLSB_ERR_BUFFER = 108,     /* an output buffer is too small */
+    TLSB_ERR_IO = 109          /* the caller's transport failed (never returned by the bridge) */
 } tlsb_result;
 
 /* Sent/received alert fields hold this when no alert applies. */
@@ -180,6 +181,73 @@ tlsb_result tlsb_conn_sni(const tlsb_conn *conn, const uint8_t **name, size_t *l
 size_t tlsb_conn_peer_cert_count(const tlsb_conn *conn);
 tlsb_result tlsb_conn_peer_cert(const tlsb_conn *conn, size_t index, const uint8_t **der,
                                 size_t *len);
+
+/* ---- what the handshake chose (for SSL_SESSION_RESUMED, SSL_SERVER_*) ---------------------- */
+
+/* Nonzero when the handshake resumed a stored session (TLS 1.2 session ID or ticket, TLS 1.3
+ * PSK); 0 for a full handshake, before it is known, and for NULL. rustls 0.20 does not report
+ * this: the bridge observes a successful session-store/ticket lookup while it processes the
+ * ClientHello (a session that does not fit the new ClientHello's suite or SNI would be counted
+ * although rustls does a full handshake; well-behaved clients do not offer such sessions). */
+int tlsb_conn_is_resumed(const tlsb_conn *conn);
+
+/* The certificate chain sent to the client (end-entity first), i.e. that of the configured key
+ * the resolver chose; count 0 before it is chosen. DER pointers stay valid while the conn lives. */
+size_t tlsb_conn_server_cert_count(const tlsb_conn *conn);
+tlsb_result tlsb_conn_server_cert(const tlsb_conn *conn, size_t index, const uint8_t **der,
+                                  size_t *len);
+
+/* Key bits of a suite's bulk cipher (AES-128: 128; AES-256, ChaCha20: 256); 0 if unknown. The
+ * suites rustls implements use the whole key: SSL_CIPHER_USEKEYSIZE = SSL_CIPHER_ALGKEYSIZE. */
+uint16_t tlsb_cipher_suite_key_bits(uint16_t suite);
+
+/* ---- certificate fields (SSL_{CLIENT,SERVER}_* variables) --------------------------------- */
+typedef struct tlsb_cert_info tlsb_cert_info;
+
+/* Parses one DER certificate (X.509 v1-v3) and prepares its fields as the texts mod_ssl shows.
+ * Malformed DER: TLSB_ERR_INVALID ("malformed certificate: ..."). The DER is not kept. */
+tlsb_result tlsb_cert_info_new(const uint8_t *der, size_t len, tlsb_cert_info **out,
+                               tlsb_error *err);
+void tlsb_cert_info_free(tlsb_cert_info *info);
+
+/* Texts returned by the accessors below are not NUL-terminated; they stay valid while the handle
+ * lives (it never changes after tlsb_cert_info_new). A field that cannot be printed (e.g. an
+ * invalid time) is empty. */
+typedef enum tlsb_cert_field {
+    TLSB_CERT_VERSION = 0,     /* M_VERSION: "3" */
+    TLSB_CERT_SERIAL = 1,      /* M_SERIAL: uppercase hex of the magnitude, "0FAB12"; "-" if < 0 */
+    TLSB_CERT_SUBJECT_DN = 2,  /* S_DN, RFC 2253: "CN=www.example.org,O=Example\, Inc.,C=DE" */
+    TLSB_CERT_ISSUER_DN = 3,   /* I_DN, the same format */
+    TLSB_CERT_NOT_BEFORE = 4,  /* V_START: "Nov  5 15:36:59 2026 GMT" */
+    TLSB_CERT_NOT_AFTER = 5,   /* V_END, the same format */
+    TLSB_CERT_SIG_ALG = 6,     /* A_SIG: "ecdsa-with-SHA256", "sha256WithRSAEncryption", "ED25519",
+                                  "UNKNOWN" */
+    TLSB_CERT_KEY_ALG = 7,     /* A_KEY: "id-ecPublicKey", "rsaEncryption", "ED25519", "UNKNOWN" */
+    TLSB_CERT_PEM = 8          /* CERT: "-----BEGIN CERTIFICATE-----\n...-----END CERTIFICATE-----\n" */
+} tlsb_cert_field;
+tlsb_result tlsb_cert_info_field(const tlsb_cert_info *info, uint32_t field, const uint8_t **text,
+                                 size_t *len);
+
+/* The attributes of the subject or issuer DN in certificate (ASN.1) order, each with mod_ssl's
+ * name for it (static, NUL-terminated: "C", "ST", "L", "O", "OU", "CN", "T", "I", "G", "S", "D",
+ * "UID", "Email"; "" for attributes mod_ssl has no variable for) and its value as mod_ssl's
+ * SSL_*_S_DN_<name> shows it (UTF-8; control characters as \XX, backslash doubled). */
+#define TLSB_NAME_SUBJECT 0u
+#define TLSB_NAME_ISSUER 1u
+size_t tlsb_cert_info_dn_count(const tlsb_cert_info *info, uint32_t name);
+tlsb_result tlsb_cert_info_dn_entry(const tlsb_cert_info *info, uint32_t name, size_t index,
+                                    const char **tag, const uint8_t **value, size_t *len);
+
+/* subjectAltName entries of one type, in certificate order (SAN_DNS_n, SAN_Email_n). */
+#define TLSB_SAN_EMAIL 1u
+#define TLSB_SAN_DNS 2u
+size_t tlsb_cert_info_san_count(const tlsb_cert_info *info, uint32_t type);
+tlsb_result tlsb_cert_info_san(const tlsb_cert_info *info, uint32_t type, size_t index,
+                               const uint8_t **value, size_t *len);
+
+/* V_REMAIN: whole days from `now` (seconds since the epoch) to notAfter, 0 once expired (as
+ * Debian's mod_ssl 2.4.71 shows it). 0 for NULL. */
+int64_t tlsb_cert_info_days_remaining(const tlsb_cert_info *info, int64_t now);
 
 #ifdef __cplusplus
 }

@@ -103,6 +103,8 @@ impl tlsb_server_config {
             .with_no_client_auth()
             .with_cert_resolver(Arc::new(resolver));
         base.ignore_client_order = p.honor_client_order == 0;
+        // Last, so that it wraps whatever session store and ticketer the config uses.
+        crate::observe::instrument(&mut base);
 
         let by_alpn = alpn
             .into_iter()
@@ -161,6 +163,10 @@ impl Resolver {
 
 impl ResolvesServerCert for Resolver {
     fn resolve(&self, hello: ClientHello) -> Option<Arc<CertifiedKey>> {
-        self.choose(hello.signature_schemes(), hello.cipher_suites())
+        let chosen = self.choose(hello.signature_schemes(), hello.cipher_suites());
+        if let Some(k) = &chosen {
+            crate::observe::chose_key(k);
+        }
+        chosen
     }
 }

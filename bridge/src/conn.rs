@@ -3,14 +3,17 @@
 
 use std::io::{ErrorKind, Read};
 use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 use rustls::server::{Accepted, Acceptor};
+use rustls::sign::CertifiedKey;
 use rustls::ServerConnection;
 
 use crate::alerts::*;
 use crate::config::tlsb_server_config;
 use crate::ffi::*;
 use crate::names::alert_str;
+use crate::observe::{observe, Observed};
 
 enum State {
     /// Waiting for the complete ClientHello.
@@ -57,6 +60,10 @@ pub struct tlsb_conn {
     /// The error that killed the connection; repeated by later calls.
     failure: Option<Failure>,
     close_notify_sent: bool,
+    /// A stored session or ticket was found for this handshake (see observe.rs).
+    resumed: bool,
+    /// The certified key the resolver chose: the certificate chain sent.
+    server_key: Option<Arc<CertifiedKey>>,
     poisoned: AtomicBool,
 }
 
@@ -85,6 +92,8 @@ impl tlsb_conn {
             out: Vec::new(),
             failure: None,
             close_notify_sent: false,
+            resumed: false,
+            server_key: None,
             poisoned: AtomicBool::new(false),
         }
     }
@@ -199,7 +208,13 @@ impl tlsb_conn {
             _ => return Err(Failure::invalid("not connected")),
         };
         let handshaking = c.is_handshaking();
-        match c.process_new_packets() {
+        let (processed, seen) = observe(|| c.process_new_packets());
+        self.note(seen);
+        let c = match &mut self.state {
+            State::Connected(c) => c,
+            _ => return Err(Failure::invalid("not connected")),
+        };
+        match processed {
             Ok(_) if eof && c.is_handshaking() => {
                 Err(self.fail(Failure::new(TLSB_ERR_TLS, "connection closed during the handshake"), false))
             }
@@ -209,6 +224,24 @@ impl tlsb_conn {
                 Err(self.fail(tls_failure(phase, &e), false))
             }
         }
+    }
+
+    /// Keeps what rustls revealed during one call.
+    fn note(&mut self, seen: Observed) {
+        self.resumed |= seen.resumed;
+        if seen.key.is_some() {
+            self.server_key = seen.key;
+        }
+    }
+
+    /// Whether the handshake resumed a stored session (meaningful once it is complete).
+    pub fn is_resumed(&self) -> bool {
+        self.resumed && self.conn().is_some()
+    }
+
+    /// The certificate chain sent to the client (end-entity first); empty before it is chosen.
+    pub fn server_chain(&self) -> &[rustls::Certificate] {
+        self.server_key.as_ref().map(|k| k.cert.as_slice()).unwrap_or(&[])
     }
 
     fn hello(&self) -> Res<&Hello> {
@@ -230,7 +263,9 @@ impl tlsb_conn {
             State::HelloReady(acc) => acc,
             _ => unreachable!("checked above"),
         };
-        let mut conn = match acc.into_connection(cfg) {
+        let (conn, seen) = observe(|| acc.into_connection(cfg));
+        self.note(seen);
+        let mut conn = match conn {
             Ok(c) => c,
             Err(e) => return Err(self.fail(tls_failure("handshake failed", &e), true)),
         };
@@ -241,7 +276,9 @@ impl tlsb_conn {
             let n = feed(|r| conn.read_tls(r), &mut rd)?;
             if n == 0 {
                 // The deframer is full: process what it holds and retry.
-                if let Err(e) = conn.process_new_packets() {
+                let (processed, seen) = observe(|| conn.process_new_packets());
+                self.note(seen);
+                if let Err(e) = processed {
                     self.state = State::Connected(Box::new(conn));
                     return Err(self.fail(tls_failure("handshake failed", &e), false));
                 }

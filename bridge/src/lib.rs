@@ -6,18 +6,26 @@
 //! keys), `config` (server configs and the certificate resolver), `conn` (the connection).
 
 mod alerts;
+mod certinfo;
 mod config;
 mod conn;
+mod der;
+mod dn;
 mod ffi;
 mod key;
 mod names;
+mod observe;
 mod sni_probe;
+mod suite_bits;
 
 #[cfg(test)]
 mod tests;
 
 use std::os::raw::{c_char, c_int};
 
+use rustls::Certificate;
+
+pub use certinfo::tlsb_cert_info;
 pub use config::{tlsb_server_config, tlsb_server_config_params};
 pub use conn::tlsb_conn;
 pub use ffi::{tlsb_error, tlsb_result, TLSB_NO_ALERT};
@@ -392,4 +400,130 @@ pub extern "C" fn tlsb_conn_peer_cert(
         put_span(der, len, &cert.0);
         Ok(TLSB_OK)
     })
+}
+
+// ---- resumption, the certificate sent, key sizes -------------------------------------------
+
+#[no_mangle]
+pub extern "C" fn tlsb_conn_is_resumed(conn: *const tlsb_conn) -> c_int {
+    value(conn, 0, |c| c_int::from(c.is_resumed()))
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_conn_server_cert_count(conn: *const tlsb_conn) -> usize {
+    value(conn, 0, |c| c.server_chain().len())
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_conn_server_cert(
+    conn: *const tlsb_conn,
+    index: usize,
+    der: *mut *const u8,
+    len: *mut usize,
+) -> tlsb_result {
+    with_ref(conn, std::ptr::null_mut(), |c| {
+        let der = ffi::out(der, "der")?;
+        let len = ffi::out(len, "len")?;
+        let cert: &Certificate =
+            c.server_chain().get(index).ok_or_else(|| Failure::invalid("server certificate index out of range"))?;
+        put_span(der, len, &cert.0);
+        Ok(TLSB_OK)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_cipher_suite_key_bits(suite: u16) -> u16 {
+    suite_bits::key_bits(suite)
+}
+
+// ---- certificate fields ------------------------------------------------------------------
+
+#[no_mangle]
+pub extern "C" fn tlsb_cert_info_new(
+    der: *const u8,
+    len: usize,
+    out: *mut *mut tlsb_cert_info,
+    err: *mut tlsb_error,
+) -> tlsb_result {
+    call(err, || {
+        let out = ffi::out(out, "out")?;
+        *out = std::ptr::null_mut();
+        if der.is_null() {
+            return Err(Failure::null("der"));
+        }
+        *out = into_handle(tlsb_cert_info::from_der(in_bytes(der, len, "der")?)?);
+        Ok(TLSB_OK)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_cert_info_free(info: *mut tlsb_cert_info) {
+    free_handle(info)
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_cert_info_field(
+    info: *const tlsb_cert_info,
+    field: u32,
+    text: *mut *const u8,
+    len: *mut usize,
+) -> tlsb_result {
+    with_ref(info, std::ptr::null_mut(), |i| {
+        let text = ffi::out(text, "text")?;
+        let len = ffi::out(len, "len")?;
+        put_span(text, len, i.field(field)?);
+        Ok(TLSB_OK)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_cert_info_dn_count(info: *const tlsb_cert_info, name: u32) -> usize {
+    value(info, 0, |i| i.dn(name).map(|d| d.len()).unwrap_or(0))
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_cert_info_dn_entry(
+    info: *const tlsb_cert_info,
+    name: u32,
+    index: usize,
+    tag: *mut *const c_char,
+    value_out: *mut *const u8,
+    len: *mut usize,
+) -> tlsb_result {
+    with_ref(info, std::ptr::null_mut(), |i| {
+        let tag = ffi::out(tag, "tag")?;
+        let value_out = ffi::out(value_out, "value")?;
+        let len = ffi::out(len, "len")?;
+        let entry = i.dn(name)?.get(index).ok_or_else(|| Failure::invalid("DN entry index out of range"))?;
+        *tag = certinfo::tag_cstr(entry.tag);
+        put_span(value_out, len, &entry.value);
+        Ok(TLSB_OK)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_cert_info_san_count(info: *const tlsb_cert_info, kind: u32) -> usize {
+    value(info, 0, |i| i.san(kind).map(|d| d.len()).unwrap_or(0))
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_cert_info_san(
+    info: *const tlsb_cert_info,
+    kind: u32,
+    index: usize,
+    value_out: *mut *const u8,
+    len: *mut usize,
+) -> tlsb_result {
+    with_ref(info, std::ptr::null_mut(), |i| {
+        let value_out = ffi::out(value_out, "value")?;
+        let len = ffi::out(len, "len")?;
+        let v = i.san(kind)?.get(index).ok_or_else(|| Failure::invalid("subjectAltName index out of range"))?;
+        put_span(value_out, len, v);
+        Ok(TLSB_OK)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_cert_info_days_remaining(info: *const tlsb_cert_info, now: i64) -> i64 {
+    value(info, 0, |i| i.days_remaining(now))
 }

@@ -17,6 +17,7 @@ pub fn result_name(r: u32) -> &'static [u8] {
         106 => b"TLSB_ERR_KEY_MISMATCH\0",
         107 => b"TLSB_ERR_CONFIG\0",
         108 => b"TLSB_ERR_BUFFER\0",
+        109 => b"TLSB_ERR_IO\0",
         _ => b"unknown\0",
     }
 }

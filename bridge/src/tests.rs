@@ -1017,3 +1017,7 @@ fn panic_is_caught_and_poisons_the_handle() {
     assert_eq!(tlsb_conn_process(conn2, null_mut()), TLSB_OK);
     tlsb_conn_free(conn2);
 }
+
+// Certificate fields, resumption and the certificate sent (SSL_* variables).
+#[path = "tests_vars.rs"]
+mod vars;

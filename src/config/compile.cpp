@@ -8,6 +8,7 @@
 #include "apache/pool_owned.h"
 #include "config/cipher_names.h"
 #include "config/protocol_version.h"
+#include "config/mod_ssl_claims.h"
 #include "config/server_config.h"
 #include "config/startup_warnings.h"
 #include "rustls/connection.h"
@@ -180,7 +181,13 @@ int compile_config(apr_pool_t *pconf, apr_pool_t *, apr_pool_t *, server_rec *ma
         const EngineAddress *engine =
             s == main_server ? engine_of_main(*cc, main_server) : engine_of_vhost(*cc, s);
         if (engine == nullptr) continue;
-        std::string err = compile_host(*cc, s, main_server, *engine);
+        std::string err = mod_ssl_enabled_for(s, main_server)
+                              ? "TLSEngine " + engine->text + " at " + engine->site.describe() +
+                                    " and 'SSLEngine on' in " + host_site(s, main_server) +
+                                    " both claim address " + engine->text +
+                                    "; an address is served by mod_tls or by mod_ssl, not both: "
+                                    "remove one of them"
+                              : compile_host(*cc, s, main_server, *engine);
         if (!err.empty()) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, 0, main_server, "%s", err.c_str());
             return HTTP_INTERNAL_SERVER_ERROR;

@@ -6,9 +6,12 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "apache/file_bytes.h"
 #include "config/cipher_names.h"
+#include "config/dir_config.h"
 #include "config/protocol_version.h"
 #include "rustls/connection.h"
 #include "config/server_config.h"
@@ -141,6 +144,15 @@ const char *set_strict_sni(cmd_parms *cmd, void *, const char *arg) {
     return set_flag(cmd, server_config(cmd->server)->strict_sni, arg);
 }
 
+// TLSOptions [+|-]option... — server, vhost and directory scopes (and .htaccess with
+// AllowOverride Options); inner scopes override option by option (config/tls_options.h).
+const char *set_options(cmd_parms *cmd, void *dir, int argc, char *const argv[]) {
+    std::vector<std::string_view> args(argv, argv + argc);
+    std::string err = apply_tls_options(static_cast<DirConfig *>(dir)->options, args);
+    if (!err.empty()) return error(cmd, err);
+    return nullptr;
+}
+
 }  // namespace
 
 const command_rec kDirectives[] = {
@@ -159,6 +171,9 @@ const command_rec kDirectives[] = {
     {"TLSStrictSNI", handler(set_strict_sni), nullptr, RSRC_CONF, TAKE1,
      "TLSStrictSNI on|off - refuse unknown SNI names and requests without SNI where several "
      "hosts share the address (default on)"},
+    {"TLSOptions", handler(set_options), nullptr, OR_OPTIONS, TAKE_ARGV,
+     "TLSOptions [+|-]option... - StdEnvVars, ExportCertData, Defaults: the SSL_* variables in "
+     "the CGI/SSI environment"},
     {nullptr, nullptr, nullptr, 0, RAW_ARGS, nullptr},
 };
 

@@ -8,6 +8,7 @@
 #include "config/protocol_version.h"
 #include "config/server_config.h"
 #include "connection/host_selection.h"
+#include "integration/tls_status.h"
 
 APLOG_USE_MODULE(tls);
 
@@ -103,30 +104,55 @@ tls::Status on_client_hello(void *ctx, tls::Connection &session) {
     return session.select_config(host->config, alpn ? alpn : "");
 }
 
+// One info line per failed connection (client address, SNI, reason), and the counters.
+void on_failure(void *ctx, const tls::Error &error, bool during_handshake) {
+    auto *tc = static_cast<TlsConnection *>(ctx);
+    const std::string sni(tc->stream.session().sni());
+    ap_log_cerror(APLOG_MARK, APLOG_INFO, 0, tc->c, "TLS %s: %s, SNI: %s",
+                  during_handshake ? "handshake failed" : "connection error",
+                  error.describe().c_str(), sni.empty() ? "none" : sni.c_str());
+    if (during_handshake) count_failure(error);
+}
+
+std::string der_copy(std::span<const uint8_t> der) {
+    return {reinterpret_cast<const char *>(der.data()), der.size()};
+}
+
 void on_handshake_done(void *ctx, tls::Connection &session) {
     auto *tc = static_cast<TlsConnection *>(ctx);
+    Negotiated &n = tc->negotiated;
+    n.version = session.protocol_version();
+    n.suite = session.cipher_suite();
+    n.resumed = session.is_resumed();
+    n.sni = session.sni();
+    n.alpn = session.alpn();
+    n.server_cert = der_copy(session.server_cert(0));
+    for (size_t i = 0; i < session.peer_cert_count(); ++i)
+        n.peer_certs.push_back(der_copy(session.peer_cert(i)));
+    n.done = true;
+    count_handshake(n.version, n.suite, n.alpn, n.resumed);
     // A protocol other than the connection's current one (HTTP/1.1) was agreed: hand over.
     if (tc->alpn != nullptr && std::string_view(tc->alpn) != ap_get_protocol(tc->c))
         ap_switch_protocol(tc->c, nullptr, tc->server, tc->alpn);
     if (!APLOGctrace1(tc->c) && !APLOGcdebug(tc->c)) return;
-    const std::string sni(session.sni());
-    const std::string alpn(session.alpn());
+    const std::string &sni = n.sni;
+    const std::string &alpn = n.alpn;
     ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, tc->c,
-                  "TLS handshake completed: %s, %s, ALPN %s, SNI %s, host %s",
-                  std::string(tls::protocol_name(session.protocol_version())).c_str(),
-                  std::string(tls::cipher_suite_name(session.cipher_suite())).c_str(),
+                  "TLS handshake completed: %s, %s, ALPN %s, SNI %s, host %s, resumed %s",
+                  std::string(tls::protocol_name(n.version)).c_str(),
+                  std::string(tls::cipher_suite_name(n.suite)).c_str(),
                   alpn.empty() ? "-" : alpn.c_str(), sni.empty() ? "-" : sni.c_str(),
-                  tc->host ? tc->host->name.c_str() : "-");
+                  tc->host ? tc->host->name.c_str() : "-", n.resumed ? "yes" : "no");
 }
 
 }  // namespace
 
 TlsConnection::TlsConnection(conn_rec *conn, tls::Connection session)
-    : c(conn), stream(conn, std::move(session), {on_client_hello, on_handshake_done, this}) {}
+    : c(conn),
+      stream(conn, std::move(session), {on_client_hello, on_handshake_done, on_failure, this}) {}
 
 uint16_t TlsConnection::protocol_version() const {
-    const uint16_t negotiated = stream.session().protocol_version();
-    return negotiated != 0 ? negotiated : expected_version;
+    return negotiated.done ? negotiated.version : expected_version;
 }
 
 TlsConnection *tls_connection(const conn_rec *c) {
@@ -180,10 +206,9 @@ int check_request_host(request_rec *r) {
         return HTTP_FORBIDDEN;
     }
     const HostTls *wanted = server_config(r->server)->compiled;
-    const tls::Connection &session = tc->stream.session();
     if (wanted == tc->host ||
-        (wanted != nullptr && wanted->accepts_connection_of(*tc->host, session.protocol_version(),
-                                                             session.cipher_suite()))) {
+        (wanted != nullptr && wanted->accepts_connection_of(*tc->host, tc->negotiated.version,
+                                                             tc->negotiated.suite))) {
         return DECLINED;
     }
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,

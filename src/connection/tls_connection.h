@@ -2,11 +2,28 @@
 // drive it: attach on TLS addresses, choose the host from the ClientHello, handshake before HTTP.
 #pragma once
 
+#include <string>
+#include <vector>
+
 #include "apache/includes.h"
 #include "config/compile.h"
 #include "filters/tls_stream.h"
 
 namespace mod_tls {
+
+// What the handshake settled, copied once it completes: HTTP/2 streams read it from their own
+// threads while the connection's thread goes on using the session, so nobody reads the session
+// itself after the handshake but that thread.
+struct Negotiated {
+    bool done = false;
+    uint16_t version = 0;
+    uint16_t suite = 0;
+    bool resumed = false;
+    std::string sni;
+    std::string alpn;
+    std::string server_cert;              // DER of the certificate sent
+    std::vector<std::string> peer_certs;  // DER, the client's own first
+};
 
 struct TlsConnection {
     TlsConnection(conn_rec *c, tls::Connection session);
@@ -22,6 +39,8 @@ struct TlsConnection {
 
     uint16_t protocol_version() const;
     bool refuse_requests = false;   // no SNI on an address with several hosts, TLSStrictSNI on
+    Negotiated negotiated;          // set when the handshake completes
+    struct VarsCache *vars = nullptr;  // parsed certificates for SSL_* variables (vars/vars_cache.h)
 };
 
 // The TLS state of c (of its master connection for HTTP/2 streams), or nullptr if not ours.

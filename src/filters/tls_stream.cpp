@@ -58,12 +58,7 @@ apr_status_t TlsStream::fail(const tls::Error &error) {
     failed_ = true;
     // Send what the session queued (the alert), then give up on the connection.
     if (collect_tls() == APR_SUCCESS) pass_out(true);
-    const std::string reason = error.describe();
-    if (!handshake_done_) {
-        ap_log_cerror(APLOG_MARK, APLOG_INFO, 0, c_, "TLS handshake failed: %s", reason.c_str());
-    } else {
-        ap_log_cerror(APLOG_MARK, APLOG_INFO, 0, c_, "TLS connection error: %s", reason.c_str());
-    }
+    callbacks_.on_failure(callbacks_.ctx, error, !handshake_done_);
     c_->aborted = 1;
     return APR_ECONNABORTED;
 }
@@ -166,8 +161,11 @@ apr_status_t TlsStream::read_tls(apr_read_type_e block) {
     apr_status_t rv = ap_get_brigade(in_filter_->next, in_, AP_MODE_READBYTES, block, kReadChunk);
     if (APR_STATUS_IS_EAGAIN(rv)) return rv;
     bool eof = rv == APR_EOF;
+    if (APR_STATUS_IS_TIMEUP(rv)) {
+        return fail(tls::Error(TLSB_ERR_IO, "timed out waiting for the client"));
+    }
     if (rv != APR_SUCCESS && !eof) {
-        return fail(tls::Error(TLSB_ERR_TLS, "reading from the client failed: " + apr_error(rv)));
+        return fail(tls::Error(TLSB_ERR_IO, "reading from the client failed: " + apr_error(rv)));
     }
     bool got_data = false;
     while (!APR_BRIGADE_EMPTY(in_) && !failed_) {
@@ -179,7 +177,7 @@ apr_status_t TlsStream::read_tls(apr_read_type_e block) {
             apr_size_t len = 0;
             rv = apr_bucket_read(b, &data, &len, APR_BLOCK_READ);
             if (rv != APR_SUCCESS) {
-                return fail(tls::Error(TLSB_ERR_TLS, "reading from the client failed: " +
+                return fail(tls::Error(TLSB_ERR_IO, "reading from the client failed: " +
                                                          apr_error(rv)));
             }
             if (len > 0) {

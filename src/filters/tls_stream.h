@@ -14,12 +14,15 @@ namespace mod_tls {
 using HelloHandler = tls::Status (*)(void *ctx, tls::Connection &session);
 // Called once when the handshake completes.
 using HandshakeDoneHandler = void (*)(void *ctx, tls::Connection &session);
+// Called once when the connection fails (before or after the handshake): report it.
+using FailureHandler = void (*)(void *ctx, const tls::Error &error, bool during_handshake);
 
 class TlsStream {
 public:
     struct Callbacks {
         HelloHandler on_hello;
         HandshakeDoneHandler on_done;
+        FailureHandler on_failure;
         void *ctx;
     };
 

@@ -2,11 +2,16 @@
 // TLS for Apache httpd done by rustls (through the Rust bridge in bridge/).
 
 #include "apache/includes.h"
+
+#include <mod_status.h>
 #include "config/compile.h"
+#include "config/dir_config.h"
 #include "config/directives.h"
 #include "config/server_config.h"
 #include "connection/tls_connection.h"
 #include "filters/tls_stream.h"
+#include "integration/tls_status.h"
+#include "vars/expr_and_log.h"
 #include "vars/ssl_vars.h"
 
 namespace {
@@ -16,6 +21,9 @@ void register_hooks(apr_pool_t *) {
     // After the configuration is read (parent, as root): compile per-host TLS state and check
     // that every TLS address has certificates. Runs again on every restart.
     ap_hook_post_config(compile_config, nullptr, nullptr, APR_HOOK_MIDDLE);
+    ap_hook_post_config(create_status_counters, nullptr, nullptr, APR_HOOK_MIDDLE);
+    // mod_status's page (and ?auto): the TLS handshake counters.
+    APR_OPTIONAL_HOOK(ap, status_hook, show_status, nullptr, nullptr, APR_HOOK_MIDDLE);
     // A new connection (child): attach TLS state and filters on TLSEngine addresses.
     ap_hook_pre_connection(attach_connection, nullptr, nullptr, APR_HOOK_MIDDLE);
     // Before HTTP reads the connection: complete the handshake (SNI chooses the host, ALPN the
@@ -27,6 +35,16 @@ void register_hooks(apr_pool_t *) {
     ap_hook_ssl_conn_is_ssl(is_tls_connection, nullptr, nullptr, APR_HOOK_MIDDLE);
     // SSL_* variables for ap_expr, mod_rewrite, mod_headers, logs, mod_http2's TLS checks.
     ap_hook_ssl_var_lookup(lookup_ssl_var, nullptr, nullptr, APR_HOOK_MIDDLE);
+    // A new TLS connection, after attach_connection: the cache of its parsed certificates.
+    ap_hook_pre_connection(attach_vars_cache, nullptr, nullptr, APR_HOOK_LAST);
+    // Each request, before its handler: SSL_* variables into the CGI/SSI environment (HTTPS,
+    // SSL_TLS_SNI, SSL_PROTOCOL, SSL_CIPHER always; more where TLSOptions enables them).
+    ap_hook_fixups(export_ssl_vars, nullptr, nullptr, APR_HOOK_MIDDLE);
+    // The same variables in ap_expr (%{SSL:NAME}) and log formats (%{NAME}x). Ours go through
+    // ap_ssl_var_lookup and so serve mod_ssl's connections too: run before / register after it.
+    static const char *const kModSsl[] = {"mod_ssl.c", nullptr};
+    ap_hook_expr_lookup(lookup_expr_function, nullptr, kModSsl, APR_HOOK_MIDDLE);
+    ap_hook_pre_config(register_log_format, kModSsl, nullptr, APR_HOOK_MIDDLE);
     // URLs the server builds for a request on a TLS connection.
     ap_hook_http_scheme(scheme_of, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_default_port(default_port_of, nullptr, nullptr, APR_HOOK_MIDDLE);
@@ -48,8 +66,8 @@ __attribute__((visibility("default"))) module AP_MODULE_DECLARE_DATA tls_module 
     nullptr,
     MODULE_MAGIC_COOKIE,
     nullptr,
-    nullptr,                         // per-directory config creator
-    nullptr,                         // per-directory config merger
+    mod_tls::create_dir_config,      // per-directory config creator (TLSOptions)
+    mod_tls::merge_dir_config,       // per-directory config merger
     mod_tls::create_server_config,   // per-server config creator
     mod_tls::merge_server_config,    // per-server config merger
     mod_tls::kDirectives,            // directives

@@ -101,6 +101,20 @@ std::string_view Connection::sni() const {
     return as_text(p, len);
 }
 
+std::span<const uint8_t> Connection::peer_cert(size_t index) const {
+    const uint8_t *p = nullptr;
+    size_t len = 0;
+    if (tlsb_conn_peer_cert(handle_.get(), index, &p, &len) != TLSB_OK || p == nullptr) return {};
+    return {p, len};
+}
+
+std::span<const uint8_t> Connection::server_cert(size_t index) const {
+    const uint8_t *p = nullptr;
+    size_t len = 0;
+    if (tlsb_conn_server_cert(handle_.get(), index, &p, &len) != TLSB_OK || p == nullptr) return {};
+    return {p, len};
+}
+
 std::span<const uint16_t> supported_cipher_suites() {
     const uint16_t *ids = nullptr;
     size_t count = 0;

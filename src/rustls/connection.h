@@ -59,6 +59,13 @@ public:
     std::string_view alpn() const;
     std::string_view sni() const;
     size_t peer_cert_count() const { return tlsb_conn_peer_cert_count(handle_.get()); }
+    // Peer certificate i as DER (end-entity first); empty when there is none.
+    std::span<const uint8_t> peer_cert(size_t index) const;
+    // The certificate chain sent to the client (that of the configured key rustls chose).
+    size_t server_cert_count() const { return tlsb_conn_server_cert_count(handle_.get()); }
+    std::span<const uint8_t> server_cert(size_t index) const;
+    // Whether the handshake resumed a stored session.
+    bool is_resumed() const { return tlsb_conn_is_resumed(handle_.get()) != 0; }
 
 private:
     explicit Connection(ConnectionHandle h) : handle_(std::move(h)) {}

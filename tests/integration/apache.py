@@ -541,3 +541,47 @@ def mentions_location(text: str, conf_path, line: int) -> bool:
         rf"{p}['\"]?\s*(?::|\(|,\s*line\s*|\s+line\s+|\s+at\s+line\s+)\s*{n}\b",
     ]
     return any(re.search(x, text) for x in pats)
+
+
+# ---------------------------------------------------------------------------------------------
+# SSL variable tests (issue 4)
+
+# mod_ssl from Debian, for coexistence and as the reference for variable values
+MOD_SSL_MODULES = ("socache_shmcb", "ssl")
+
+# a CGI printing its environment as JSON
+ENV_CGI = """#!/usr/bin/python3
+import json, os, sys
+sys.stdout.write("Content-Type: application/json\\r\\n\\r\\n")
+sys.stdout.write(json.dumps(dict(os.environ), sort_keys=True))
+"""
+
+
+def mod_ssl_site(port: int, certs, *, server_name: str = "localhost", extra: str = "",
+                 listen: bool = True) -> str:
+    """A mod_ssl port: Listen + <VirtualHost> with SSLEngine on and its certificate(s)."""
+    if not isinstance(certs, (list, tuple)) or (len(certs) == 2 and not hasattr(certs[0], "cert")
+                                                and not isinstance(certs[0], (list, tuple))):
+        certs = [certs]
+    lines = [f"Listen 127.0.0.1:{port}"] if listen else []
+    lines += [f"<VirtualHost 127.0.0.1:{port}>", f"    ServerName {server_name}",
+              "    SSLEngine on"]
+    for c in certs:
+        cert, key = (c.cert, c.key) if hasattr(c, "cert") else c
+        lines.append(f"    SSLCertificateFile {cert}")
+        if key:
+            lines.append(f"    SSLCertificateKeyFile {key}")
+    if extra:
+        lines.extend("    " + l for l in extra.strip("\n").splitlines())
+    lines.append("</VirtualHost>")
+    return "\n".join(lines) + "\n"
+
+
+def status_counters(text: str) -> dict[str, str]:
+    """`Key: value` lines of a server-status?auto page."""
+    out = {}
+    for line in text.splitlines():
+        k, sep, v = line.partition(":")
+        if sep:
+            out[k.strip()] = v.strip()
+    return out

@@ -248,3 +248,68 @@ def sni_get(port: int, ctx: ssl.SSLContext, sni: str | None, host: str | None = 
         r = http_request(s, host or sni or addr, path)
         return SniResult(r.status, r.body, s.getpeercert(binary_form=True), s.version(),
                          s.cipher()[0], s.selected_alpn_protocol(), cport)
+
+
+# -- SSL variable tests (issue 4): cipher names, one exchange with session reuse -----------------
+
+# OpenSSL's names of the TLS 1.2 suites rustls implements -> IANA names (TLS 1.3 names already are)
+OPENSSL_TO_IANA = {
+    "ECDHE-ECDSA-AES256-GCM-SHA384": "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+    "ECDHE-ECDSA-AES128-GCM-SHA256": "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+    "ECDHE-ECDSA-CHACHA20-POLY1305": "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+    "ECDHE-RSA-AES256-GCM-SHA384": "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+    "ECDHE-RSA-AES128-GCM-SHA256": "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+    "ECDHE-RSA-CHACHA20-POLY1305": "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+}
+
+
+def iana_cipher(name: str) -> str:
+    """IANA name of a suite as Python ssl / openssl s_client name it."""
+    if name.startswith("TLS_"):
+        return name
+    return OPENSSL_TO_IANA[name]
+
+
+def cipher_key_bits(iana: str) -> int:
+    """The symmetric key size of a suite (SSL_CIPHER_USEKEYSIZE / ALGKEYSIZE)."""
+    if "AES_128" in iana:
+        return 128
+    if "AES_256" in iana or "CHACHA20" in iana:
+        return 256
+    raise ValueError(iana)
+
+
+@dataclass
+class Exchange:
+    """One request on a fresh TLS connection, with what the client negotiated."""
+    response: RawResponse
+    version: str
+    cipher: str            # IANA name
+    secret_bits: int
+    cert_der: bytes
+    alpn: str | None
+    session: object        # ssl.SSLSession (for resumption), may be None
+    session_reused: bool
+    client_port: int
+
+    def header(self, name: str) -> str | None:
+        return self.response.headers.get(name.lower())
+
+
+def exchange(port: int, ctx: ssl.SSLContext, sni: str | None = HOST, path: str = "/", *,
+             host: str | None = None, session=None, headers: dict | None = None) -> Exchange:
+    """GET `path` (Host `host`, default the SNI) on a new connection with SNI `sni`, offering
+    `session` for resumption."""
+    raw = socket.create_connection(("127.0.0.1", port), timeout=20)
+    try:
+        s = ctx.wrap_socket(raw, server_hostname=sni, session=session)
+    except BaseException:
+        raw.close()
+        raise
+    with s:
+        cport = s.getsockname()[1]
+        r = http_request(s, host or sni or "localhost", path, headers=headers)
+        name, _, bits = s.cipher()
+        return Exchange(r, s.version(), iana_cipher(name), bits,
+                        s.getpeercert(binary_form=True), s.selected_alpn_protocol(),
+                        s.session, s.session_reused, cport)

@@ -80,3 +80,14 @@ openssl req -new -key rsa.key -subj "/CN=localhost" -out expired.csr
 openssl x509 -req -in expired.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days -1 \
     -extfile leaf.ext -out expired.crt
 rm -f expired.csr ca.srl inter.srl leaf.ext ca.ext
+
+# A self-signed certificate with a rich DN (repeated and multi-valued attributes, escapes, UTF-8)
+# and e-mail and DNS subjectAltNames, for the certificate-field tests (src/certinfo tests).
+openssl req -x509 -new -key ecdsa-p256.key -days $DAYS -utf8 -multivalue-rdn \
+    -set_serial 0x00f1e2d3c4b5a69788 \
+    -subj '/C=DE/ST=Baden-Württemberg/L=Karlsruhe/O=Example\, Inc./OU=Web/OU=Ops/CN=www.example.test+UID=u42/emailAddress=admin@example.test/title=#1 Boss/GN=Ann/SN=Smith/description=semi;colon<x>' \
+    -addext "subjectAltName=DNS:www.example.test,DNS:example.test,email:admin@example.test,IP:127.0.0.1,email:ops@example.test" \
+    -out dn-rich.crt
+
+# The DN corner cases (dn-edge.crt) are written by make_dn_edge.py.
+/usr/bin/python3 make_dn_edge.py

@@ -1,0 +1,21 @@
+// Per-directory configuration (<Directory>, <Location>, .htaccess, and the server/vhost defaults):
+// the TLSOptions of each scope, merged inner over outer.
+#pragma once
+
+#include "apache/includes.h"
+#include "config/tls_options.h"
+
+namespace mod_tls {
+
+struct DirConfig {
+    TlsOptions options;
+};
+
+// The merged per-directory configuration of a request (never nullptr).
+const DirConfig *dir_config(const request_rec *r);
+
+// The module record's per-directory config creator and merger.
+void *create_dir_config(apr_pool_t *pool, char *dir);
+void *merge_dir_config(apr_pool_t *pool, void *base, void *add);
+
+}  // namespace mod_tls
