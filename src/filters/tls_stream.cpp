@@ -15,6 +15,13 @@ ap_filter_rec_t *g_output_filter = nullptr;
 constexpr apr_off_t kReadChunk = 16 * 1024 + 512;   // a full TLS record and its header
 constexpr size_t kTlsBucketSize = 16 * 1024 + 512;  // one record per bucket
 constexpr apr_off_t kPassThreshold = 64 * 1024;     // hand TLS bytes down once this much waits
+// Plaintext handed to the session at once: a few full records. Bigger slices (a file bucket can
+// map 4 MiB) make rustls allocate and fault in megabytes of record buffers for every slice.
+constexpr size_t kPlainSlice = 64 * 1024;
+// Writes smaller than this are gathered (e.g. response headers with a small body) so that they
+// leave in one record instead of one record each; up to one full record's worth.
+constexpr size_t kSmallWrite = 4 * 1024;
+constexpr size_t kRecordPlain = 16 * 1024;
 constexpr size_t kLineLimit = HUGE_STRING_LEN;      // as the core filter: longest line looked for
 
 apr_status_t input_filter(ap_filter_t *f, apr_bucket_brigade *bb, ap_input_mode_t mode,
@@ -94,15 +101,9 @@ apr_status_t TlsStream::pass_out(bool flush) {
 
 apr_status_t TlsStream::drain_plain() {
     for (;;) {
-        if (plain_pos_ > 0 && plain_pos_ == plain_.size()) {
-            plain_.clear();
-            plain_pos_ = 0;
-        }
-        const size_t old = plain_.size();
-        plain_.resize(old + kTlsBucketSize);
-        auto r = session_.read_plain(std::span<char>(plain_).subspan(old));
-        plain_.resize(old + (r ? r.value().n : 0));
+        auto r = session_.read_plain(plain_.spare(kTlsBucketSize));
         if (!r) {
+            plain_.consume(0);
             // The transport ended without close_notify after the handshake. Many clients close
             // that way; HTTP framing protects the data, so treat it as the end of input.
             if (handshake_done_) {
@@ -113,8 +114,12 @@ apr_status_t TlsStream::drain_plain() {
             }
             return fail(r.error());
         }
+        plain_.commit(r.value().n);
         if (r.value().state == tls::ReadState::kClosed) peer_closed_ = true;
-        if (r.value().state != tls::ReadState::kData) return APR_SUCCESS;
+        if (r.value().state != tls::ReadState::kData) {
+            plain_.consume(0);  // keep no storage for nothing
+            return APR_SUCCESS;
+        }
     }
 }
 
@@ -208,19 +213,11 @@ apr_status_t TlsStream::handshake(apr_read_type_e block) {
 
 // ---- input filter ----------------------------------------------------------------------------
 
-void TlsStream::consume(size_t n) {
-    plain_pos_ += n;
-    if (plain_pos_ == plain_.size()) {
-        plain_.clear();
-        plain_pos_ = 0;
-    }
-}
-
 void TlsStream::append_plain(apr_bucket_brigade *bb, size_t n, bool consume_it) {
     if (n == 0) return;
-    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_heap_create(plain_.data() + plain_pos_, n, nullptr,
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_heap_create(plain_.pending().data(), n, nullptr,
                                                        bb->bucket_alloc));
-    if (consume_it) consume(n);
+    if (consume_it) plain_.consume(n);
 }
 
 apr_status_t TlsStream::ensure_plain(apr_read_type_e block) {
@@ -277,7 +274,7 @@ apr_status_t TlsStream::read(apr_bucket_brigade *bb, ap_input_mode_t mode, apr_r
 
 apr_status_t TlsStream::encrypt(std::string_view plain) {
     while (!plain.empty()) {
-        auto taken = session_.write_plain(plain);
+        auto taken = session_.write_plain(plain.substr(0, kPlainSlice));
         if (!taken) return fail(taken.error());
         plain.remove_prefix(taken.value());
         if (apr_status_t rv = collect_tls(); rv != APR_SUCCESS) return rv;
@@ -291,6 +288,24 @@ apr_status_t TlsStream::encrypt(std::string_view plain) {
     return APR_SUCCESS;
 }
 
+apr_status_t TlsStream::flush_small_writes() {
+    if (small_writes_.size() == 0) return APR_SUCCESS;
+    apr_status_t rv = encrypt(small_writes_.pending());
+    small_writes_.consume(small_writes_.size());
+    return rv;
+}
+
+apr_status_t TlsStream::write_data(std::string_view data) {
+    if (data.size() > kSmallWrite) {
+        if (apr_status_t rv = flush_small_writes(); rv != APR_SUCCESS) return rv;
+        return encrypt(data);
+    }
+    std::span<char> room = small_writes_.spare(data.size());
+    std::copy(data.begin(), data.end(), room.begin());
+    small_writes_.commit(data.size());
+    return small_writes_.size() >= kRecordPlain ? flush_small_writes() : APR_SUCCESS;
+}
+
 apr_status_t TlsStream::write(apr_bucket_brigade *bb) {
     if (!failed_ && !handshake_done_) handshake(APR_BLOCK_READ);
     if (failed_) {
@@ -300,6 +315,10 @@ apr_status_t TlsStream::write(apr_bucket_brigade *bb) {
     while (!APR_BRIGADE_EMPTY(bb)) {
         apr_bucket *b = APR_BRIGADE_FIRST(bb);
         if (APR_BUCKET_IS_METADATA(b)) {
+            if (apr_status_t rv = flush_small_writes(); rv != APR_SUCCESS) {
+                apr_brigade_cleanup(bb);
+                return rv;
+            }
             if (AP_BUCKET_IS_EOC(b) && !close_notify_sent_ && !c_->aborted) {
                 // The connection ends: say so with close_notify, flushed before the socket
                 // closes (the core filter would otherwise keep such a small write buffered).
@@ -323,13 +342,14 @@ apr_status_t TlsStream::write(apr_bucket_brigade *bb) {
             apr_brigade_cleanup(bb);
             return rv;
         }
-        rv = encrypt({data, len});
+        rv = write_data({data, len});
         apr_bucket_delete(b);
         if (rv != APR_SUCCESS) {
             apr_brigade_cleanup(bb);
             return rv;
         }
     }
+    if (apr_status_t rv = flush_small_writes(); rv != APR_SUCCESS) return rv;
     return pass_out(false);
 }
 

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "apache/includes.h"
+#include "filters/plain_buffer.h"
 #include "rustls/connection.h"
 
 namespace mod_tls {
@@ -52,9 +53,8 @@ public:
     static void register_filters();
 
 private:
-    size_t available() const { return plain_.size() - plain_pos_; }
-    std::string_view pending() const { return std::string_view(plain_).substr(plain_pos_); }
-    void consume(size_t n);
+    size_t available() const { return plain_.size(); }
+    std::string_view pending() const { return plain_.pending(); }
     void append_plain(apr_bucket_brigade *bb, size_t n, bool consume_it);
 
     apr_status_t ensure_plain(apr_read_type_e block);  // until some plaintext, EOF or error
@@ -65,6 +65,8 @@ private:
     apr_status_t collect_tls();                        // session output -> out_ brigade
     apr_status_t pass_out(bool flush);                 // out_ brigade -> filters below
     apr_status_t encrypt(std::string_view plain);
+    apr_status_t write_data(std::string_view data);    // small writes gathered into records
+    apr_status_t flush_small_writes();
     apr_status_t fail(const tls::Error &error);
 
     conn_rec *c_;
@@ -74,8 +76,8 @@ private:
     ap_filter_t *out_filter_ = nullptr;
     apr_bucket_brigade *in_;   // TLS bytes read from below
     apr_bucket_brigade *out_;  // TLS bytes (and metadata) to pass below
-    std::string plain_;        // decrypted plaintext not yet handed up, from plain_pos_
-    size_t plain_pos_ = 0;
+    PlainBuffer plain_;        // decrypted plaintext not yet handed up
+    PlainBuffer small_writes_; // small plaintext writes gathered into one record
     apr_off_t out_bytes_ = 0;  // TLS bytes waiting in out_
     bool handshake_done_ = false;
     bool peer_closed_ = false; // no more plaintext will come (close_notify or EOF)
