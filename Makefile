@@ -46,7 +46,7 @@ stop:
 	@scripts/run.sh stop $(abspath $(BUILD_DIR))
 
 # mod_tls vs mod_ssl vs plain HTTP (bench/run.py, README "Benchmark"); as root. The full run
-# (about 11 minutes) writes bench/results/latest.{json,md,png}; QUICK=1 (under 2 minutes) writes
+# (about 10 minutes) writes bench/results/latest.{json,md,png}; QUICK=1 (under 2 minutes) writes
 # build/bench-quick/. BENCH_ARGS=... passes more options (e.g. --out DIR).
 bench: build
 	$(PYTHON) bench/run.py --module $(abspath $(BUILD_DIR))/mod_tls.so \
