@@ -1,6 +1,7 @@
 #include "filters/tls_stream.h"
 
 #include <algorithm>
+#include <memory>
 #include <utility>
 
 APLOG_USE_MODULE(tls);
@@ -32,6 +33,10 @@ apr_status_t input_filter(ap_filter_t *f, apr_bucket_brigade *bb, ap_input_mode_
 apr_status_t output_filter(ap_filter_t *f, apr_bucket_brigade *bb) {
     return static_cast<TlsStream *>(f->ctx)->write(bb);
 }
+
+// TLS output buffers come from the process heap, not the connection's allocator: Apache keeps
+// freed allocator nodes per connection, and an idle connection should hold no TLS buffers.
+void free_tls_buffer(void *buffer) { std::unique_ptr<char[]> owner(static_cast<char *>(buffer)); }
 
 std::string apr_error(apr_status_t rv) {
     char buf[256];
@@ -74,15 +79,13 @@ apr_status_t TlsStream::fail(const tls::Error &error) {
 
 apr_status_t TlsStream::collect_tls() {
     while (session_.wants_write()) {
-        char *buf = static_cast<char *>(apr_bucket_alloc(kTlsBucketSize, c_->bucket_alloc));
-        auto n = session_.take_tls(std::span<char>(buf, kTlsBucketSize));
-        if (!n || n.value() == 0) {
-            apr_bucket_free(buf);
-            if (!n) return fail(n.error());
-            break;
-        }
-        APR_BRIGADE_INSERT_TAIL(
-            out_, apr_bucket_heap_create(buf, n.value(), apr_bucket_free, c_->bucket_alloc));
+        auto buf = std::make_unique_for_overwrite<char[]>(kTlsBucketSize);
+        auto n = session_.take_tls(std::span<char>(buf.get(), kTlsBucketSize));
+        if (!n) return fail(n.error());
+        if (n.value() == 0) break;
+        // The bucket owns the buffer from here and frees it with free_tls_buffer.
+        APR_BRIGADE_INSERT_TAIL(out_, apr_bucket_heap_create(buf.release(), n.value(),
+                                                             free_tls_buffer, c_->bucket_alloc));
         out_bytes_ += static_cast<apr_off_t>(n.value());
     }
     return APR_SUCCESS;
