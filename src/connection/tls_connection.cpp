@@ -9,6 +9,7 @@
 #include "config/server_config.h"
 #include "connection/host_selection.h"
 #include "integration/tls_status.h"
+#include "rustls/bytes.h"
 
 APLOG_USE_MODULE(tls);
 
@@ -114,9 +115,7 @@ void on_failure(void *ctx, const tls::Error &error, bool during_handshake) {
     if (during_handshake) count_failure(error);
 }
 
-std::string der_copy(std::span<const uint8_t> der) {
-    return {reinterpret_cast<const char *>(der.data()), der.size()};
-}
+std::string der_copy(std::span<const uint8_t> der) { return std::string(tls::as_text(der)); }
 
 void on_handshake_done(void *ctx, tls::Connection &session) {
     auto *tc = static_cast<TlsConnection *>(ctx);

@@ -18,5 +18,11 @@ inline std::string_view as_text(const uint8_t *p, size_t len) {
     if (p == nullptr) return {};
     return {reinterpret_cast<const char *>(p), len};
 }
+inline std::string_view as_text(std::span<const uint8_t> s) { return as_text(s.data(), s.size()); }
+
+// Bytes kept in a std::string, as the bridge takes them.
+inline std::span<const uint8_t> as_u8(std::string_view s) {
+    return {reinterpret_cast<const uint8_t *>(s.data()), s.size()};
+}
 
 }  // namespace tls

@@ -9,6 +9,7 @@
 #include "apache/pool_owned.h"
 #include "config/dir_config.h"
 #include "connection/tls_connection.h"
+#include "rustls/bytes.h"
 #include "rustls/cert_info.h"
 #include "vars/cert_vars.h"
 #include "vars/vars_cache.h"
@@ -41,7 +42,7 @@ CertPtr shared_server_cert(std::span<const uint8_t> der) {
     static std::mutex mutex;
     static std::map<std::string, CertPtr, std::less<>> parsed;
     constexpr size_t kMaxEntries = 256;
-    const std::string_view key(reinterpret_cast<const char *>(der.data()), der.size());
+    const std::string_view key = tls::as_text(der);
     {
         std::lock_guard<std::mutex> lock(mutex);
         if (auto it = parsed.find(key); it != parsed.end()) return it->second;
@@ -54,9 +55,7 @@ CertPtr shared_server_cert(std::span<const uint8_t> der) {
 }
 
 // The certificate sent to the client: parsed on first use, then kept for the connection.
-std::span<const uint8_t> bytes(const std::string &der) {
-    return {reinterpret_cast<const uint8_t *>(der.data()), der.size()};
-}
+std::span<const uint8_t> bytes(const std::string &der) { return tls::as_u8(der); }
 
 CertPtr server_cert(const TlsConnection &tc) {
     const std::string &der = tc.negotiated.server_cert;
