@@ -38,6 +38,19 @@ missing=()
 for p in "${packages[@]}"; do
   [[ -n ${installed[$p]:-} ]] || missing+=("$p")
 done
+# The benchmark's clients and `make run` reach the server as https://localhost (rustls refuses an
+# IP address as SNI), so the name must resolve. Every installed Debian has this entry in
+# /etc/hosts; a bare debootstrap tree may not.
+if ! getent hosts localhost >/dev/null 2>&1; then
+  if ((EUID == 0)); then
+    echo "127.0.0.1 localhost" >>/etc/hosts
+    echo "mod_tls setup: added '127.0.0.1 localhost' to /etc/hosts (the name did not resolve)"
+  else
+    echo "mod_tls: 'localhost' does not resolve; add '127.0.0.1 localhost' to /etc/hosts" >&2
+    exit 1
+  fi
+fi
+
 if ((${#missing[@]} == 0)); then exit 0; fi
 
 if ((EUID != 0)); then
