@@ -41,23 +41,27 @@ MaxSpareThreads 8
 """
 
 
-@pytest.fixture(scope="module")
-def status(module_apache_factory, pki):
+def _status_server(factory, pki, mpm: str, extra: str = ""):
     """T: P-256, Protocols h2 http/1.1 (strict SNI, default); U: TLSProtocol TLSv1.3+;
     P: plain, serves /server-status."""
     t, u, p = apache.free_ports(3)
-    body = (MPM
-            + "ExtendedStatus On\n"
+    body = (mpm + extra
             + "<Location /server-status>\n    SetHandler server-status\n"
             + "    Require all granted\n</Location>\n"
-            + 'CustomLog "logs/pid.log" "%P %{local}p %{remote}p"\n'
             + apache.tls_site(t, pki.leaves["p256"], extra="Protocols h2 http/1.1")
             + apache.tls_site(u, pki.leaves["p256"], protocol="TLSv1.3+")
             + apache.plain_site(p))
-    a = module_apache_factory(body, start=False, extra_modules=("status", "http2"))
+    a = factory(body, start=False, extra_modules=("status", "http2"))
     a.add_file("index.html", b"status test\n")
     a.start()
     return a, t, u, p
+
+
+@pytest.fixture(scope="module")
+def status(module_apache_factory, pki):
+    return _status_server(module_apache_factory, pki, MPM,
+                          "ExtendedStatus On\n"
+                          'CustomLog "logs/pid.log" "%P %{local}p %{remote}p"\n')
 
 
 def read_auto(port: int) -> dict[str, int]:
@@ -276,17 +280,8 @@ def test_exact_deltas_two_processes(status, pki):
 def single_process_status(module_apache_factory, pki):
     """Like `status`, with one worker process: until a TLSSessionCache shares sessions between
     processes, a resumption needs to reach the process that holds the session."""
-    t, u, p = apache.free_ports(3)
-    body = ("StartServers 1\nServerLimit 1\nMaxRequestWorkers 25\n"
-            + "<Location /server-status>\n    SetHandler server-status\n"
-            + "    Require all granted\n</Location>\n"
-            + apache.tls_site(t, pki.leaves["p256"], extra="Protocols h2 http/1.1")
-            + apache.tls_site(u, pki.leaves["p256"], protocol="TLSv1.3+")
-            + apache.plain_site(p))
-    a = module_apache_factory(body, start=False, extra_modules=("status", "http2"))
-    a.add_file("index.html", b"status test\n")
-    a.start()
-    return a, t, u, p
+    return _status_server(module_apache_factory, pki,
+                          "StartServers 1\nServerLimit 1\nMaxRequestWorkers 25\n")
 
 
 @pytest.mark.parametrize("version", ["TLSv1.2", "TLSv1.3"])
