@@ -179,7 +179,8 @@ int attach_connection(conn_rec *c, void *) {
 
 int run_handshake(conn_rec *c) {
     TlsConnection *tc = tls_connection(c);
-    if (tc == nullptr || c->aborted) return DECLINED;
+    // The event MPM calls this again after every keep-alive wait: nothing to do then.
+    if (tc == nullptr || c->aborted || tc->stream.handshake_done()) return DECLINED;
     apr_bucket_brigade *bb = apr_brigade_create(c->pool, c->bucket_alloc);
     apr_status_t rv = ap_get_brigade(c->input_filters, bb, AP_MODE_INIT, APR_BLOCK_READ, 0);
     apr_brigade_destroy(bb);

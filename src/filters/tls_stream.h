@@ -45,6 +45,7 @@ public:
     apr_status_t write(apr_bucket_brigade *bb);
 
     bool failed() const { return failed_; }
+    bool handshake_done() const { return handshake_done_; }
     tls::Connection &session() { return session_; }
     const tls::Connection &session() const { return session_; }
     conn_rec *connection() const { return c_; }
