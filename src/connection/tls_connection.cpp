@@ -125,7 +125,7 @@ void on_handshake_done(void *ctx, tls::Connection &session) {
     n.resumed = session.is_resumed();
     n.sni = session.sni();
     n.alpn = session.alpn();
-    n.server_cert = der_copy(session.server_cert(0));
+    n.server_cert = session.server_cert(0);
     for (size_t i = 0; i < session.peer_cert_count(); ++i)
         n.peer_certs.push_back(der_copy(session.peer_cert(i)));
     n.done = true;

@@ -2,6 +2,8 @@
 // drive it: attach on TLS addresses, choose the host from the ClientHello, handshake before HTTP.
 #pragma once
 
+#include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -21,7 +23,8 @@ struct Negotiated {
     bool resumed = false;
     std::string sni;
     std::string alpn;
-    std::string server_cert;              // DER of the certificate sent
+    // DER of the certificate sent: owned by the configured key, valid as long as the connection.
+    std::span<const uint8_t> server_cert;
     std::vector<std::string> peer_certs;  // DER, the client's own first
 };
 
