@@ -313,3 +313,14 @@ def exchange(port: int, ctx: ssl.SSLContext, sni: str | None = HOST, path: str =
         return Exchange(r, s.version(), iana_cipher(name), bits,
                         s.getpeercert(binary_form=True), s.selected_alpn_protocol(),
                         s.session, s.session_reused, cport)
+
+
+def read_until_closed(s: socket.socket, timeout: float = 10.0) -> None:
+    """Read and discard until the server closes the connection (EOF or reset); a server that
+    keeps it open past `timeout` raises socket.timeout."""
+    s.settimeout(timeout)
+    try:
+        while s.recv(65536):
+            pass
+    except (ConnectionResetError, BrokenPipeError):
+        pass

@@ -68,22 +68,13 @@ def tls_lines(a: apache.Apache, cport: int, since: int) -> list[str]:
     return [l for l in a.error_log(since).splitlines() if tag in l and "[tls:" in l]
 
 
-def _drain(s: socket.socket, timeout: float = 10.0) -> None:
-    s.settimeout(timeout)
-    try:
-        while s.recv(65536):
-            pass
-    except (ConnectionResetError, BrokenPipeError):
-        pass
-
-
 # -- failures at info ----------------------------------------------------------------------------
 
 def fail_plain_http(t, u) -> int:
     with socket.create_connection(("127.0.0.1", t), timeout=10) as s:
         s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
         cport = s.getsockname()[1]
-        _drain(s)
+        clients.read_until_closed(s)
     return cport
 
 
@@ -93,7 +84,7 @@ def fail_garbage(t, u) -> int:
     with socket.create_connection(("127.0.0.1", t), timeout=10) as s:
         cport = s.getsockname()[1]
         s.sendall(bytes(data))
-        _drain(s)
+        clients.read_until_closed(s)
     return cport
 
 
@@ -130,7 +121,7 @@ def fail_eof_mid_handshake(t, u) -> int:
         first = s.recv(5)
         assert first[:1] == b"\x16", first
         s.shutdown(socket.SHUT_WR)
-        _drain(s)
+        clients.read_until_closed(s)
     return cport
 
 

@@ -156,19 +156,10 @@ def pids_serving(a: apache.Apache, port: int) -> set[str]:
 
 # -- bad handshakes --------------------------------------------------------------------------------------
 
-def _read_until_closed(s: socket.socket, timeout: float = 10.0) -> None:
-    s.settimeout(timeout)
-    try:
-        while s.recv(65536):
-            pass
-    except (ConnectionResetError, BrokenPipeError):
-        pass
-
-
 def bad_plain_http(port: int) -> None:
     with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
         s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
-        _read_until_closed(s)
+        clients.read_until_closed(s)
 
 
 def bad_unknown_sni(port: int) -> None:
@@ -181,7 +172,7 @@ def bad_garbage(port: int) -> None:
     data[0] = 0x00
     with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
         s.sendall(bytes(data))
-        _read_until_closed(s)
+        clients.read_until_closed(s)
 
 
 def bad_eof(port: int) -> None:
@@ -190,7 +181,7 @@ def bad_eof(port: int) -> None:
     with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
         s.sendall(hello[:60])
         s.shutdown(socket.SHUT_WR)
-        _read_until_closed(s)
+        clients.read_until_closed(s)
 
 
 def bad_protocol_version(port_13_only: int) -> None:
