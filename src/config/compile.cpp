@@ -84,7 +84,7 @@ const EngineAddress *engine_of_main(const CompiledConfig &cc, const server_rec *
     return nullptr;
 }
 
-void warn_engines_without_listener(const CompiledConfig &cc, server_rec *main_server) {
+void warn_engines_without_listener(const CompiledConfig &cc) {
     for (const EngineAddress &e : cc.engines) {
         bool listened = false;
         for (const ap_listen_rec *lr = ap_listeners; lr != nullptr && !listened; lr = lr->next) {
@@ -92,10 +92,9 @@ void warn_engines_without_listener(const CompiledConfig &cc, server_rec *main_se
                        engine_overlaps(e, lr->bind_addr, is_wildcard(lr->bind_addr));
         }
         if (!listened) {
-            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, main_server,
-                         "TLSEngine %s at %s: no Listen directive opens this address, so nothing "
-                         "is served on it; add 'Listen %s'",
-                         e.text.c_str(), e.site.describe().c_str(), e.text.c_str());
+            defer_startup_warning("TLSEngine " + e.text + " at " + e.site.describe() +
+                                  ": no Listen directive opens this address, so nothing is "
+                                  "served on it; add 'Listen " + e.text + "'");
         }
     }
 }
@@ -169,13 +168,16 @@ const CompiledConfig *compiled_config() { return g_compiled; }
 
 int compile_config(apr_pool_t *pconf, apr_pool_t *, apr_pool_t *, server_rec *main_server) {
     g_compiled = nullptr;
-    log_startup_warnings(main_server);
     const ServerConfig *main_conf = server_config(main_server);
-    if (main_conf->engines.empty()) return OK;
+    if (main_conf->engines.empty()) {
+        log_startup_warnings(main_server);
+        return OK;
+    }
 
     auto *cc = make_pool_owned<CompiledConfig>(pconf);
     cc->engines = main_conf->engines;
-    warn_engines_without_listener(*cc, main_server);
+    warn_engines_without_listener(*cc);
+    log_startup_warnings(main_server);
 
     for (server_rec *s = main_server; s != nullptr; s = s->next) {
         const EngineAddress *engine =

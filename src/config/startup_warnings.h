@@ -9,7 +9,9 @@
 namespace mod_tls {
 
 void defer_startup_warning(std::string message);
-// Logs and forgets the deferred warnings (once per configuration pass).
+// post_config: logs (in the pass that serves, not the dry run) and forgets the warnings.
 void log_startup_warnings(server_rec *main_server);
+// test_config hook (apache2 -t, where post_config does not run): logs them to stderr.
+void log_config_test_warnings(apr_pool_t *pconf, server_rec *main_server);
 
 }  // namespace mod_tls

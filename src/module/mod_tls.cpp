@@ -8,6 +8,7 @@
 #include "config/dir_config.h"
 #include "config/directives.h"
 #include "config/server_config.h"
+#include "config/startup_warnings.h"
 #include "connection/tls_connection.h"
 #include "filters/tls_stream.h"
 #include "integration/tls_status.h"
@@ -22,6 +23,8 @@ void register_hooks(apr_pool_t *) {
     // that every TLS address has certificates. Runs again on every restart.
     ap_hook_post_config(compile_config, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_post_config(create_status_counters, nullptr, nullptr, APR_HOOK_MIDDLE);
+    // apache2 -t: the configuration's warnings (post_config does not run there).
+    ap_hook_test_config(log_config_test_warnings, nullptr, nullptr, APR_HOOK_MIDDLE);
     // mod_status's page (and ?auto): the TLS handshake counters.
     APR_OPTIONAL_HOOK(ap, status_hook, show_status, nullptr, nullptr, APR_HOOK_MIDDLE);
     // A new connection (child): attach TLS state and filters on TLSEngine addresses.

@@ -3,11 +3,13 @@ message naming the directive, the config file and line (and the offending file/v
 from __future__ import annotations
 
 import re
+import subprocess
 import time
 
 import pytest
 
 import apache
+import clients
 
 
 def _vhost(port, cert_line="", extra=""):
@@ -149,3 +151,39 @@ def test_typo_in_server_context(apache_factory, pki):
     line = _assert_location(text, a, "TLSProtocol bogus")
     assert not apache.mentions_location(text, a.conf_path, a.line_of("TLSProtocol TLSv1.2+")), (
         f"a valid line {a.line_of('TLSProtocol TLSv1.2+')} was blamed instead of {line}:\n{text}")
+
+
+# -- warnings: the server starts, the log says what to fix ---------------------------------------
+
+def test_protocol_below_tls12_warns_and_serves_tls12(apache_factory, pki):
+    port = apache.free_port()
+    cred = pki.leaves["p256"]
+    a = apache_factory(apache.tls_site(port, cred, protocol="TLSv1.0+"), start=False)
+    res = a.start()
+    line = a.line_of("TLSProtocol TLSv1.0+")
+    warn = [l for l in res.combined.splitlines() if "[tls:warn]" in l and "below TLS 1.2" in l]
+    assert len(warn) == 1, res.combined
+    assert apache.mentions_location(warn[0], a.conf_path, line), warn[0]
+    assert "New, TLSv1.2" in clients.s_client(port, ["-tls1_2"]).stdout
+    # apache2 -t (no post_config there) shows it too, once
+    t = subprocess.run(["/usr/sbin/apache2", "-t", "-f", str(a.conf_path)], capture_output=True,
+                       text=True, timeout=60)
+    out = t.stdout + t.stderr
+    assert t.returncode == 0 and "Syntax OK" in out, out
+    assert len([l for l in out.splitlines() if "below TLS 1.2" in l]) == 1, out
+
+
+def test_engine_without_listen_warns(apache_factory, pki):
+    port, unused = apache.free_ports(2)
+    cred = pki.leaves["p256"]
+    a = apache_factory(apache.tls_site(port, cred) + f"TLSEngine 127.0.0.1:{unused}\n",
+                       start=False)
+    res = a.start()
+    line = a.line_of(f"TLSEngine 127.0.0.1:{unused}")
+    warn = [l for l in res.combined.splitlines()
+            if "[tls:warn]" in l and f"TLSEngine 127.0.0.1:{unused}" in l]
+    assert len(warn) == 1, res.combined
+    assert "add 'Listen 127.0.0.1:" in warn[0], warn[0]
+    assert apache.mentions_location(warn[0], a.conf_path, line), warn[0]
+    # the address that has a Listen is served
+    assert "New, TLSv1.3" in clients.s_client(port, ["-tls1_3"]).stdout
