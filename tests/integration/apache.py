@@ -386,6 +386,11 @@ class Apache:
                                     f"log_path={self.root}/ubsan")
         return env
 
+    def config_test(self) -> subprocess.CompletedProcess:
+        """`apache2 -t` on this configuration (with the sanitizer runtime where the suite uses it)."""
+        return subprocess.run([APACHE2, "-t", "-f", str(self.conf_path)], capture_output=True,
+                              text=True, env=self._env(), timeout=60)
+
     def _read_pid(self) -> int | None:
         try:
             return int(self.pid_file.read_text().strip())

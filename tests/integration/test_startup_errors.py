@@ -3,7 +3,6 @@ message naming the directive, the config file and line (and the offending file/v
 from __future__ import annotations
 
 import re
-import subprocess
 import time
 
 import pytest
@@ -166,8 +165,7 @@ def test_protocol_below_tls12_warns_and_serves_tls12(apache_factory, pki):
     assert apache.mentions_location(warn[0], a.conf_path, line), warn[0]
     assert "New, TLSv1.2" in clients.s_client(port, ["-tls1_2"]).stdout
     # apache2 -t (no post_config there) shows it too, once
-    t = subprocess.run(["/usr/sbin/apache2", "-t", "-f", str(a.conf_path)], capture_output=True,
-                       text=True, timeout=60)
+    t = a.config_test()
     out = t.stdout + t.stderr
     assert t.returncode == 0 and "Syntax OK" in out, out
     assert len([l for l in out.splitlines() if "below TLS 1.2" in l]) == 1, out
