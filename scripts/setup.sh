@@ -22,6 +22,12 @@ packages=(
   python3-matplotlib
   # the headless browser test (tests/integration/test_browser.py)
   chromium
+  # peers of the feature tests: ACME CA (mod_md), WebSocket backend (proxy)
+  pebble python3-websockets
+  # hardening: libFuzzer (make fuzz), external scanners, memcheck
+  clang libclang-rt-14-dev testssl.sh sslscan valgrind
+  # packaging (make deb)
+  debhelper dpkg-dev fakeroot lintian
 )
 # The bridge builds with Debian's cargo and rustc 1.63 (bridge/.cargo/config.toml pins
 # /usr/bin/rustc), even where a rustup toolchain is on PATH.
