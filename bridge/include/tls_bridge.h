@@ -249,6 +249,39 @@ tlsb_result tlsb_cert_info_san(const tlsb_cert_info *info, uint32_t type, size_t
  * Debian's mod_ssl 2.4.71 shows it). 0 for NULL. */
 int64_t tlsb_cert_info_days_remaining(const tlsb_cert_info *info, int64_t now);
 
+/* ---- client configs and connections (TLS to backends for mod_proxy) ----------------------- */
+typedef struct tlsb_client_config tlsb_client_config;
+
+typedef struct tlsb_client_config_params {
+    const uint16_t *versions;  size_t versions_len;  /* TLSB_TLS12/TLSB_TLS13; empty = both */
+    const uint16_t *suites;    size_t suites_len;    /* IANA ids in preference order; empty = default */
+    const uint8_t *ca_pem;     size_t ca_len;        /* PEM trust anchors (CERTIFICATE blocks); at
+                                  least one must parse, else TLSB_ERR_PEM */
+    const tlsb_certified_key *const *keys; size_t keys_len; /* client certificates (may be empty):
+                                  the first whose key can sign a scheme the server accepts is sent */
+} tlsb_client_config_params;
+
+/* Builds an immutable, thread-safe client config: backends are verified against ca_pem by host
+ * name (rustls's WebPkiVerifier). Sessions are cached in memory for resumption. */
+tlsb_result tlsb_client_config_new(const tlsb_client_config_params *params,
+                                   tlsb_client_config **out, tlsb_error *err);
+void tlsb_client_config_free(tlsb_client_config *config);
+/* How many trust anchors the config's CA PEM gave. */
+size_t tlsb_client_config_anchor_count(const tlsb_client_config *config);
+
+/* A client connection on config (the conn holds its own reference). It waits for
+ * tlsb_conn_start_client; the other tlsb_conn_* functions then work as for a server connection
+ * (TLSB_HELLO_READY never occurs). */
+tlsb_result tlsb_conn_new_client(const tlsb_client_config *config, tlsb_conn **out);
+/* Starts the handshake: server_name is verified against the certificate and sent as SNI;
+ * alpn_list (may be empty) is a ',' or ' ' separated list of protocols to offer ("h2").
+ * An IP literal as server_name is TLSB_ERR_CONFIG (rustls 0.20 cannot verify IP addresses).
+ * The ClientHello is then waiting in write_tls. Only once per connection. */
+tlsb_result tlsb_conn_start_client(tlsb_conn *conn, const uint8_t *server_name, size_t name_len,
+                                   const uint8_t *alpn_list, size_t alpn_len, tlsb_error *err);
+/* Nonzero for a client connection. */
+int tlsb_conn_is_client(const tlsb_conn *conn);
+
 #ifdef __cplusplus
 }
 #endif

@@ -118,7 +118,7 @@ impl tlsb_server_config {
     }
 }
 
-fn version(v: u16) -> Res<&'static SupportedProtocolVersion> {
+pub(crate) fn version(v: u16) -> Res<&'static SupportedProtocolVersion> {
     match v {
         0x0303 => Ok(&rustls::version::TLS12),
         0x0304 => Ok(&rustls::version::TLS13),
@@ -126,7 +126,7 @@ fn version(v: u16) -> Res<&'static SupportedProtocolVersion> {
     }
 }
 
-fn suite(id: u16) -> Res<SupportedCipherSuite> {
+pub(crate) fn suite(id: u16) -> Res<SupportedCipherSuite> {
     rustls::ALL_CIPHER_SUITES
         .iter()
         .find(|s| s.suite().get_u16() == id)

@@ -1,5 +1,7 @@
-//! The connection state machine: Acceptor until the ClientHello is complete, then the caller picks
-//! a config (or rejects), then a rustls ServerConnection.
+//! The connection state machine. Server side: Acceptor until the ClientHello is complete, then the
+//! caller picks a config (or rejects), then a rustls ServerConnection. Client side (backends):
+//! idle with its config until the caller names the server and ALPN, then a ClientConnection.
+//! Both sides share read_tls/process/write_tls/read_plain/write_plain once connected.
 
 use std::io::{ErrorKind, Read};
 use std::sync::atomic::AtomicBool;
@@ -7,9 +9,10 @@ use std::sync::Arc;
 
 use rustls::server::{Accepted, Acceptor};
 use rustls::sign::CertifiedKey;
-use rustls::ServerConnection;
+use rustls::Connection;
 
 use crate::alerts::*;
+use crate::client::ClientConfigs;
 use crate::config::tlsb_server_config;
 use crate::ffi::*;
 use crate::names::alert_str;
@@ -20,8 +23,10 @@ enum State {
     Accepting(Acceptor),
     /// The ClientHello is in; the caller chooses a config or rejects.
     HelloReady(Box<Accepted>),
+    /// Client side: waiting for start_client (the server name and ALPN come with the request).
+    ClientIdle(Arc<ClientConfigs>),
     /// Handshaking or established (also after a protocol error: rustls keeps the alert queued).
-    Connected(Box<ServerConnection>),
+    Connected(Box<Connection>),
     /// Dead before a ServerConnection existed; the alert record (if any) is in `out`.
     Failed,
 }
@@ -64,6 +69,10 @@ pub struct tlsb_conn {
     resumed: bool,
     /// The certified key the resolver chose: the certificate chain sent.
     server_key: Option<Arc<CertifiedKey>>,
+    /// A client (backend) connection: errors name the server as the peer.
+    is_client: bool,
+    /// The server name a client connection verifies and sends as SNI.
+    client_name: Vec<u8>,
     poisoned: AtomicBool,
 }
 
@@ -94,7 +103,59 @@ impl tlsb_conn {
             close_notify_sent: false,
             resumed: false,
             server_key: None,
+            is_client: false,
+            client_name: Vec::new(),
             poisoned: AtomicBool::new(false),
+        }
+    }
+
+    /// A client connection that waits for start_client.
+    pub fn new_client(configs: Arc<ClientConfigs>) -> Self {
+        let mut c = tlsb_conn::new();
+        c.state = State::ClientIdle(configs);
+        c.is_client = true;
+        c
+    }
+
+    /// Starts the client handshake to `server_name` offering `alpn` (empty: no ALPN).
+    pub fn start_client(&mut self, server_name: &str, alpn: Vec<Vec<u8>>) -> Res<tlsb_result> {
+        self.check_alive()?;
+        let configs = match &self.state {
+            State::ClientIdle(c) => c.clone(),
+            _ => return Err(Failure::invalid("start_client is only valid once, on a client connection")),
+        };
+        let name = crate::client::server_name(server_name)?;
+        let mut conn = rustls::ClientConnection::new(configs.for_alpn(alpn), name)
+            .map_err(|e| Failure::new(TLSB_ERR_CONFIG, format!("cannot start the TLS client: {}", e)))?;
+        conn.set_buffer_limit(None);
+        let mut conn = Connection::Client(conn);
+        if !self.held_plain.is_empty() {
+            let plain = std::mem::take(&mut self.held_plain);
+            write_all(&mut conn, &plain)?;
+        }
+        self.state = State::Connected(Box::new(conn));
+        self.client_name = server_name.as_bytes().to_vec();
+        Ok(TLSB_OK)
+    }
+
+    pub fn is_client(&self) -> bool {
+        self.is_client
+    }
+
+    /// The server name of a started client connection.
+    pub fn client_server_name(&self) -> Option<&[u8]> {
+        if self.client_name.is_empty() {
+            None
+        } else {
+            Some(&self.client_name)
+        }
+    }
+
+    fn failure_for(&self, phase: &str, e: &rustls::Error) -> Failure {
+        if self.is_client {
+            crate::client::client_failure(phase, e)
+        } else {
+            tls_failure(phase, e)
         }
     }
 
@@ -132,6 +193,7 @@ impl tlsb_conn {
                 n
             }
             State::Failed => 0,
+            State::ClientIdle(_) => return Err(Failure::invalid("the client connection has not been started")),
         };
         if matches!(self.state, State::Accepting(_)) && self.first.len() < FIRST_BYTES {
             let take = n.min(FIRST_BYTES - self.first.len());
@@ -154,6 +216,7 @@ impl tlsb_conn {
             State::HelloReady(_) => return Ok(TLSB_HELLO_READY),
             State::Connected(_) => return self.process_connected(),
             State::Failed => return Err(Failure::invalid("the connection has failed")),
+            State::ClientIdle(_) => return Ok(TLSB_OK),
         };
         match accepted {
             Ok(None) if self.eof => {
@@ -221,7 +284,8 @@ impl tlsb_conn {
             Ok(_) => Ok(TLSB_OK),
             Err(e) => {
                 let phase = if handshaking { "handshake failed" } else { "TLS error" };
-                Err(self.fail(tls_failure(phase, &e), false))
+                let f = self.failure_for(phase, &e);
+                Err(self.fail(f, false))
             }
         }
     }
@@ -266,7 +330,7 @@ impl tlsb_conn {
         let (conn, seen) = observe(|| acc.into_connection(cfg));
         self.note(seen);
         let mut conn = match conn {
-            Ok(c) => c,
+            Ok(c) => Connection::Server(c),
             Err(e) => return Err(self.fail(tls_failure("handshake failed", &e), true)),
         };
         conn.set_buffer_limit(None);
@@ -395,7 +459,7 @@ impl tlsb_conn {
         }
     }
 
-    pub fn conn(&self) -> Option<&ServerConnection> {
+    pub fn conn(&self) -> Option<&Connection> {
         match &self.state {
             State::Connected(c) => Some(c),
             _ => None,
@@ -426,7 +490,7 @@ fn feed(read: impl FnOnce(&mut dyn Read) -> std::io::Result<usize>, rd: &mut &[u
 }
 
 /// Buffers all of `buf` (the buffer limit is off, so rustls takes everything).
-fn write_all(c: &mut ServerConnection, buf: &[u8]) -> Res<()> {
+fn write_all(c: &mut Connection, buf: &[u8]) -> Res<()> {
     use std::io::Write;
     c.writer()
         .write_all(buf)

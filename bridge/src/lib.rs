@@ -7,6 +7,7 @@
 
 mod alerts;
 mod certinfo;
+mod client;
 mod config;
 mod conn;
 mod der;
@@ -26,6 +27,7 @@ use std::os::raw::{c_char, c_int};
 use rustls::Certificate;
 
 pub use certinfo::tlsb_cert_info;
+pub use client::{tlsb_client_config, tlsb_client_config_params};
 pub use config::{tlsb_server_config, tlsb_server_config_params};
 pub use conn::tlsb_conn;
 pub use ffi::{tlsb_error, tlsb_result, TLSB_NO_ALERT};
@@ -371,8 +373,13 @@ pub extern "C" fn tlsb_conn_sni(conn: *const tlsb_conn, name: *mut *const u8, le
     with_ref(conn, std::ptr::null_mut(), |c| {
         let name = ffi::out(name, "name")?;
         let len = ffi::out(len, "len")?;
-        let sni = match c.conn().and_then(|s| s.sni_hostname()) {
-            Some(s) => s.as_bytes(),
+        let sni = match c.conn() {
+            Some(rustls::Connection::Server(s)) => s.sni_hostname().map(|n| n.as_bytes()),
+            Some(rustls::Connection::Client(_)) => c.client_server_name(),
+            None => None,
+        };
+        let sni = match sni {
+            Some(s) => s,
             None => c.hello_sni().unwrap_or(&[]),
         };
         put_span(name, len, sni);
@@ -526,4 +533,72 @@ pub extern "C" fn tlsb_cert_info_san(
 #[no_mangle]
 pub extern "C" fn tlsb_cert_info_days_remaining(info: *const tlsb_cert_info, now: i64) -> i64 {
     value(info, 0, |i| i.days_remaining(now))
+}
+
+// ---- client configs and connections (TLS to backends) ---------------------------------------
+
+#[no_mangle]
+pub extern "C" fn tlsb_client_config_new(
+    params: *const tlsb_client_config_params,
+    out: *mut *mut tlsb_client_config,
+    err: *mut tlsb_error,
+) -> tlsb_result {
+    call(err, || {
+        let out = ffi::out(out, "out")?;
+        *out = std::ptr::null_mut();
+        if params.is_null() {
+            return Err(Failure::null("params"));
+        }
+        // SAFETY: non-NULL, and the caller passes a valid params struct.
+        let params = unsafe { &*params };
+        *out = into_handle(tlsb_client_config::from_params(params)?);
+        Ok(TLSB_OK)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_client_config_free(config: *mut tlsb_client_config) {
+    free_handle(config)
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_client_config_anchor_count(config: *const tlsb_client_config) -> usize {
+    value(config, 0, |c| c.anchors)
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_conn_new_client(config: *const tlsb_client_config, out: *mut *mut tlsb_conn) -> tlsb_result {
+    call(std::ptr::null_mut(), || {
+        let out = ffi::out(out, "out")?;
+        *out = std::ptr::null_mut();
+        if config.is_null() {
+            return Err(Failure::null("config"));
+        }
+        // SAFETY: non-NULL config handles come from tlsb_client_config_new and are alive.
+        let configs = unsafe { &*config }.configs.clone();
+        *out = into_handle(tlsb_conn::new_client(configs));
+        Ok(TLSB_OK)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_conn_start_client(
+    conn: *mut tlsb_conn,
+    server_name: *const u8,
+    name_len: usize,
+    alpn_list: *const u8,
+    alpn_len: usize,
+    err: *mut tlsb_error,
+) -> tlsb_result {
+    with_mut(conn, err, |c| {
+        let name = in_bytes(server_name, name_len, "server_name")?;
+        let name = std::str::from_utf8(name).map_err(|_| Failure::invalid("the server name is not UTF-8"))?;
+        let alpn = client::parse_alpn_list(in_bytes(alpn_list, alpn_len, "alpn_list")?);
+        c.start_client(name, alpn)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_conn_is_client(conn: *const tlsb_conn) -> c_int {
+    value(conn, 0, |c| c_int::from(c.is_client()))
 }

@@ -23,7 +23,8 @@ void *create_dir_config(apr_pool_t *pool, char *) { return make_dir_config(pool,
 void *merge_dir_config(apr_pool_t *pool, void *base_v, void *add_v) {
     const auto *base = static_cast<const DirConfig *>(base_v);
     const auto *add = static_cast<const DirConfig *>(add_v);
-    return make_dir_config(pool, DirConfig{merge_tls_options(base->options, add->options)});
+    return make_dir_config(pool, DirConfig{merge_tls_options(base->options, add->options),
+                                           merge_proxy_settings(base->proxy, add->proxy)});
 }
 
 const DirConfig *dir_config(const request_rec *r) {

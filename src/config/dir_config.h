@@ -1,14 +1,17 @@
 // Per-directory configuration (<Directory>, <Location>, .htaccess, and the server/vhost defaults):
-// the TLSOptions of each scope, merged inner over outer.
+// the TLSOptions of each scope, merged inner over outer; and the TLSProxy* settings, which live
+// here because mod_proxy passes the request's merged per-directory config to ssl_bind_outgoing.
 #pragma once
 
 #include "apache/includes.h"
 #include "config/tls_options.h"
+#include "proxy/proxy_settings.h"
 
 namespace mod_tls {
 
 struct DirConfig {
     TlsOptions options;
+    ProxySettings proxy;  // TLSProxy* (server, vhost and <Proxy> scopes)
 };
 
 // The merged per-directory configuration of a request (never nullptr).

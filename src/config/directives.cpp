@@ -16,6 +16,7 @@
 #include "rustls/connection.h"
 #include "config/server_config.h"
 #include "config/startup_warnings.h"
+#include "proxy/proxy_directives.h"
 
 APLOG_USE_MODULE(tls);
 
@@ -174,6 +175,23 @@ const command_rec kDirectives[] = {
     {"TLSOptions", handler(set_options), nullptr, OR_OPTIONS, TAKE_ARGV,
      "TLSOptions [+|-]option... - StdEnvVars, ExportCertData, Defaults: the SSL_* variables in "
      "the CGI/SSI environment"},
+    // TLS to mod_proxy's backends (proxy/proxy_directives.cpp).
+    {"TLSProxyEngine", handler(set_proxy_engine), nullptr, kProxyDirectiveContext, TAKE1,
+     "TLSProxyEngine on|off - mod_tls does the TLS of mod_proxy's https:// and wss:// backends"},
+    {"TLSProxyCA", handler(set_proxy_ca), nullptr, kProxyDirectiveContext, TAKE1,
+     "TLSProxyCA file - PEM CA certificates that backends' certificates must chain to "
+     "(default: the system store)"},
+    {"TLSProxyProtocol", handler(set_proxy_protocol), nullptr, kProxyDirectiveContext, TAKE1,
+     "TLSProxyProtocol version+ - minimum TLS version to backends"},
+    {"TLSProxyCiphersPrefer", handler(set_proxy_ciphers_prefer), nullptr, kProxyDirectiveContext,
+     TAKE_ARGV, "TLSProxyCiphersPrefer name... - cipher suites to prefer with backends"},
+    {"TLSProxyCiphersSuppress", handler(set_proxy_ciphers_suppress), nullptr,
+     kProxyDirectiveContext, TAKE_ARGV,
+     "TLSProxyCiphersSuppress name... - cipher suites never to use with backends"},
+    {"TLSProxyMachineCertificate", handler(add_proxy_machine_certificate), nullptr,
+     kProxyDirectiveContext, TAKE12,
+     "TLSProxyMachineCertificate cert_file [key_file] - client certificate for backends "
+     "(repeatable)"},
     {nullptr, nullptr, nullptr, 0, RAW_ARGS, nullptr},
 };
 

@@ -148,7 +148,8 @@ void on_handshake_done(void *ctx, tls::Connection &session) {
 
 TlsConnection::TlsConnection(conn_rec *conn, tls::Connection session)
     : c(conn),
-      stream(conn, std::move(session), {on_client_hello, on_handshake_done, on_failure, this}) {}
+      stream(conn, std::move(session),
+             {on_client_hello, on_handshake_done, on_failure, this, nullptr, "client"}) {}
 
 uint16_t TlsConnection::protocol_version() const {
     return negotiated.done ? negotiated.version : expected_version;
@@ -156,12 +157,14 @@ uint16_t TlsConnection::protocol_version() const {
 
 TlsConnection *tls_connection(const conn_rec *c) {
     while (c != nullptr && c->master != nullptr) c = c->master;
-    if (c == nullptr || c->conn_config == nullptr) return nullptr;
+    // Outgoing (proxy backend) connections hold a BackendTls (proxy/backend_connection.h).
+    if (c == nullptr || c->outgoing || c->conn_config == nullptr) return nullptr;
     return static_cast<TlsConnection *>(ap_get_module_config(c->conn_config, &tls_module));
 }
 
 int attach_connection(conn_rec *c, void *) {
     if (c->master != nullptr) return DECLINED;  // HTTP/2 streams ride on their master's TLS
+    if (c->outgoing) return DECLINED;           // backends: proxy/backend_connection.cpp
     const CompiledConfig *cc = compiled_config();
     if (cc == nullptr || !cc->is_tls_address(c->local_addr)) return DECLINED;
 

@@ -75,6 +75,12 @@ apr_status_t TlsStream::fail(const tls::Error &error) {
     return APR_ECONNABORTED;
 }
 
+apr_status_t TlsStream::fail_io(apr_status_t rv) {
+    if (failed_) return APR_ECONNABORTED;
+    return fail(tls::Error(TLSB_ERR_IO, std::string("sending to the ") + callbacks_.peer +
+                                            " failed: " + apr_error(rv)));
+}
+
 // ---- TLS bytes out ---------------------------------------------------------------------------
 
 apr_status_t TlsStream::collect_tls() {
@@ -170,10 +176,12 @@ apr_status_t TlsStream::read_tls(apr_read_type_e block) {
     if (APR_STATUS_IS_EAGAIN(rv)) return rv;
     bool eof = rv == APR_EOF;
     if (APR_STATUS_IS_TIMEUP(rv)) {
-        return fail(tls::Error(TLSB_ERR_IO, "timed out waiting for the client"));
+        return fail(tls::Error(TLSB_ERR_IO, std::string("timed out waiting for the ") +
+                                                callbacks_.peer));
     }
     if (rv != APR_SUCCESS && !eof) {
-        return fail(tls::Error(TLSB_ERR_IO, "reading from the client failed: " + apr_error(rv)));
+        return fail(tls::Error(TLSB_ERR_IO, std::string("reading from the ") + callbacks_.peer +
+                                                " failed: " + apr_error(rv)));
     }
     bool got_data = false;
     while (!APR_BRIGADE_EMPTY(in_) && !failed_) {
@@ -185,8 +193,9 @@ apr_status_t TlsStream::read_tls(apr_read_type_e block) {
             apr_size_t len = 0;
             rv = apr_bucket_read(b, &data, &len, APR_BLOCK_READ);
             if (rv != APR_SUCCESS) {
-                return fail(tls::Error(TLSB_ERR_IO, "reading from the client failed: " +
-                                                         apr_error(rv)));
+                return fail(tls::Error(TLSB_ERR_IO, std::string("reading from the ") +
+                                                        callbacks_.peer + " failed: " +
+                                                        apr_error(rv)));
             }
             if (len > 0) {
                 got_data = true;
@@ -204,11 +213,24 @@ apr_status_t TlsStream::read_tls(apr_read_type_e block) {
 // ---- handshake -------------------------------------------------------------------------------
 
 apr_status_t TlsStream::handshake(apr_read_type_e block) {
+    if (!started_ && !handshake_done_ && !failed_) {
+        started_ = true;
+        if (callbacks_.on_start != nullptr) {
+            if (tls::Status st = callbacks_.on_start(callbacks_.ctx, session_); !st)
+                return fail(st.error());
+        }
+    }
     while (!handshake_done_) {
         if (failed_) return APR_ECONNABORTED;
+        // A client speaks first: its ClientHello leaves before we wait for the server.
+        if (session_.wants_write()) {
+            if (apr_status_t rv = collect_tls(); rv != APR_SUCCESS) return rv;
+            if (apr_status_t rv = pass_out(true); rv != APR_SUCCESS) return fail_io(rv);
+        }
         if (apr_status_t rv = read_tls(block); rv != APR_SUCCESS) return rv;
         if (!handshake_done_ && peer_closed_) {
-            return fail(tls::Error(TLSB_ERR_TLS, "the client closed the connection during the handshake"));
+            return fail(tls::Error(TLSB_ERR_TLS, std::string("the ") + callbacks_.peer +
+                                                     " closed the connection during the handshake"));
         }
     }
     return failed_ ? APR_ECONNABORTED : APR_SUCCESS;

@@ -17,6 +17,8 @@ using HelloHandler = tls::Status (*)(void *ctx, tls::Connection &session);
 using HandshakeDoneHandler = void (*)(void *ctx, tls::Connection &session);
 // Called once when the connection fails (before or after the handshake): report it.
 using FailureHandler = void (*)(void *ctx, const tls::Error &error, bool during_handshake);
+// Client side: called once before the first read or write, to start the handshake.
+using StartHandler = tls::Status (*)(void *ctx, tls::Connection &session);
 
 class TlsStream {
 public:
@@ -25,6 +27,8 @@ public:
         HandshakeDoneHandler on_done;
         FailureHandler on_failure;
         void *ctx;
+        StartHandler on_start;  // nullptr for server connections
+        const char *peer;       // "client" or "backend", for error messages
     };
 
     TlsStream(conn_rec *c, tls::Connection session, Callbacks callbacks);
@@ -69,6 +73,7 @@ private:
     apr_status_t write_data(std::string_view data);    // small writes gathered into records
     apr_status_t flush_small_writes();
     apr_status_t fail(const tls::Error &error);
+    apr_status_t fail_io(apr_status_t rv);             // the transport refused our bytes
 
     conn_rec *c_;
     tls::Connection session_;
@@ -84,6 +89,7 @@ private:
     bool peer_closed_ = false; // no more plaintext will come (close_notify or EOF)
     bool failed_ = false;
     bool close_notify_sent_ = false;
+    bool started_ = false;
 };
 
 }  // namespace mod_tls

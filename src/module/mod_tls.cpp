@@ -12,6 +12,8 @@
 #include "connection/tls_connection.h"
 #include "filters/tls_stream.h"
 #include "integration/tls_status.h"
+#include "proxy/backend_configs.h"
+#include "proxy/backend_connection.h"
 #include "vars/expr_and_log.h"
 #include "vars/ssl_vars.h"
 
@@ -51,6 +53,15 @@ void register_hooks(apr_pool_t *) {
     // URLs the server builds for a request on a TLS connection.
     ap_hook_http_scheme(scheme_of, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_default_port(default_port_of, nullptr, nullptr, APR_HOOK_MIDDLE);
+    // TLS to mod_proxy's backends: client configs built at startup; mod_proxy binds each https/wss
+    // backend connection (we take it where TLSProxyEngine is on, before mod_ssl is asked), then
+    // runs pre_connection on it, where the client-side TLS filters go on.
+    ap_hook_post_config(compile_backend_configs, nullptr, nullptr, APR_HOOK_MIDDLE);
+    static const char *const kModSslFirst[] = {"mod_ssl.c", nullptr};
+    ap_hook_ssl_bind_outgoing(bind_outgoing, nullptr, kModSslFirst, APR_HOOK_MIDDLE);
+    ap_hook_pre_connection(attach_backend, nullptr, nullptr, APR_HOOK_MIDDLE);
+    ap_hook_ssl_conn_is_ssl(is_backend_tls, nullptr, nullptr, APR_HOOK_MIDDLE);
+    ap_hook_ssl_var_lookup(lookup_backend_var, nullptr, nullptr, APR_HOOK_MIDDLE);
     TlsStream::register_filters();
 }
 

@@ -12,6 +12,21 @@ Result<Connection> Connection::new_server() {
     return Connection(std::move(handle));
 }
 
+Result<Connection> Connection::new_client(const ClientConfig &config) {
+    tlsb_conn *raw = nullptr;
+    tlsb_result rc = tlsb_conn_new_client(config.get(), &raw);
+    ConnectionHandle handle(raw);
+    if (rc != TLSB_OK || !handle) return Error(rc, "cannot create a TLS client connection");
+    return Connection(std::move(handle));
+}
+
+Status Connection::start_client(std::string_view server_name, std::string_view alpn) {
+    tlsb_error err{};
+    return check(tlsb_conn_start_client(handle_.get(), u8(server_name), server_name.size(),
+                                        u8(alpn), alpn.size(), &err),
+                 err);
+}
+
 Result<size_t> Connection::feed(std::span<const char> tls_bytes) {
     size_t consumed = 0;
     tlsb_error err{};

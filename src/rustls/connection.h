@@ -8,6 +8,7 @@
 
 #include "rustls/error.h"
 #include "rustls/handle.h"
+#include "rustls/client_config.h"
 #include "rustls/server_config.h"
 
 namespace tls {
@@ -34,6 +35,11 @@ struct PlainRead {
 class Connection {
 public:
     static Result<Connection> new_server();
+    // A client (backend) connection; start_client() begins its handshake.
+    static Result<Connection> new_client(const ClientConfig &config);
+    // server_name: verified and sent as SNI; alpn: ','-separated protocols to offer (may be empty).
+    Status start_client(std::string_view server_name, std::string_view alpn);
+    bool is_client() const { return tlsb_conn_is_client(handle_.get()) != 0; }
 
     // TLS bytes from the peer; returns how many were taken. Empty: the transport hit EOF.
     Result<size_t> feed(std::span<const char> tls_bytes);
