@@ -124,6 +124,7 @@ apr_status_t TlsStream::drain_plain() {
             return fail(r.error());
         }
         plain_.commit(r.value().n);
+        if (r.value().n > 0) received_data_ = true;
         if (r.value().state == tls::ReadState::kClosed) peer_closed_ = true;
         if (r.value().state != tls::ReadState::kData) {
             plain_.consume(0);  // keep no storage for nothing

@@ -50,6 +50,10 @@ public:
 
     bool failed() const { return failed_; }
     bool handshake_done() const { return handshake_done_; }
+    // Whether any plaintext came from the peer (a TLS 1.3 server refuses a client certificate
+    // only after the client's side of the handshake is done: before data, that is a handshake
+    // failure too).
+    bool received_data() const { return received_data_; }
     tls::Connection &session() { return session_; }
     const tls::Connection &session() const { return session_; }
     conn_rec *connection() const { return c_; }
@@ -90,6 +94,7 @@ private:
     bool failed_ = false;
     bool close_notify_sent_ = false;
     bool started_ = false;
+    bool received_data_ = false;
 };
 
 }  // namespace mod_tls

@@ -60,7 +60,7 @@ void on_done(void *ctx, tls::Connection &session) {
 void on_failure(void *ctx, const tls::Error &error, bool during_handshake) {
     auto *bt = static_cast<BackendTls *>(ctx);
     const std::string host = bt->host.empty() ? std::string("?") : bt->host;
-    if (during_handshake) {
+    if (during_handshake || !bt->stream.received_data()) {
         ap_log_cerror(APLOG_MARK, APLOG_ERR, 0, bt->c,
                       "TLS handshake with backend %s:%u failed: %s (address %s)", host.c_str(),
                       bt->c->client_addr ? bt->c->client_addr->port : 0,
