@@ -21,6 +21,8 @@ mod suite_bits;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_client;
 
 use std::os::raw::{c_char, c_int};
 

@@ -61,10 +61,9 @@ void on_failure(void *ctx, const tls::Error &error, bool during_handshake) {
     auto *bt = static_cast<BackendTls *>(ctx);
     const std::string host = bt->host.empty() ? std::string("?") : bt->host;
     if (during_handshake || !bt->stream.received_data()) {
-        ap_log_cerror(APLOG_MARK, APLOG_ERR, 0, bt->c,
-                      "TLS handshake with backend %s:%u failed: %s (address %s)", host.c_str(),
-                      bt->c->client_addr ? bt->c->client_addr->port : 0,
-                      error.describe().c_str(), backend_address(bt->c).c_str());
+        ap_log_cerror(APLOG_MARK, APLOG_ERR, 0, bt->c, "TLS handshake with backend %s:%u failed: %s",
+                      host.c_str(), bt->c->client_addr ? bt->c->client_addr->port : 0,
+                      error.describe().c_str());
     } else {
         ap_log_cerror(APLOG_MARK, APLOG_INFO, 0, bt->c, "TLS connection to backend %s:%u: %s",
                       host.c_str(), bt->c->client_addr ? bt->c->client_addr->port : 0,
