@@ -59,7 +59,9 @@ void on_done(void *ctx, tls::Connection &session) {
 // One line per failure, naming the backend and the reason; mod_proxy answers the client 502.
 void on_failure(void *ctx, const tls::Error &error, bool during_handshake) {
     auto *bt = static_cast<BackendTls *>(ctx);
-    const std::string host = bt->host.empty() ? std::string("?") : bt->host;
+    const std::string host = !bt->host.empty()       ? bt->host
+                             : bt->c->client_ip != nullptr ? std::string(bt->c->client_ip)
+                                                           : std::string("?");
     if (during_handshake || !bt->stream.received_data()) {
         ap_log_cerror(APLOG_MARK, APLOG_ERR, 0, bt->c, "TLS handshake with backend %s:%u failed: %s",
                       host.c_str(), bt->c->client_addr ? bt->c->client_addr->port : 0,

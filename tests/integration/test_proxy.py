@@ -462,3 +462,45 @@ def test_engine_off_leaves_backend_to_nobody(apache_factory, backends, pki):
     r = get(port, "/ok/hello.txt")
     assert code(r) == "500"
     assert "[tls:" not in a.error_log()
+
+
+def test_backend_closing_idle_connection_then_reconnect_resumes(apache_factory, pki):
+    """The backend closes an idle kept-alive connection (KeepAliveTimeout 1): the next request
+    gets a new backend connection, which resumes the TLS session."""
+    bport, fport = ap.free_ports(2)
+    be = apache_factory(
+        'LogFormat "%{remote}p %{SSL_SESSION_RESUMED}x \\"%r\\"" resumed\n'
+        + ap.tls_site(bport, pki.leaves["p256"], extra=f'CustomLog "logs/p{bport}.log" resumed'),
+        keepalive_timeout=1, name="backend-idle")
+    be.add_file("hello.txt", b"hi\n")
+    apache_factory(frontend_body(fport, pki, f"ProxyPass /b/ https://localhost:{bport}/\n"),
+                   extra_modules=PROXY_MODULES, name="frontend-idle")
+    assert code(get(fport, "/b/hello.txt")) == "200"
+    # wait until the backend has closed the idle connection (bounded; not a timing assertion)
+    time.sleep(2.5)
+    assert code(get(fport, "/b/hello.txt")) == "200"
+    lines = wait_lines(be, f"p{bport}", 2)
+    assert len(lines) == 2
+    assert lines[0].split()[0] != lines[1].split()[0], "expected a new backend connection"
+    assert lines[0].split()[1] == "Initial" and lines[1].split()[1] == "Resumed", lines
+
+
+def test_default_ca_is_the_system_store(apache_factory, backends, pki):
+    """Without TLSProxyCA the system store is used: it does not trust the test CA."""
+    port = ap.free_port()
+    a = apache_factory(frontend_body(port, pki, f"TLSProxyEngine on\n"
+                                                f"ProxyPass /ok/ https://localhost:{backends.ok}/\n",
+                                     engine=False), extra_modules=PROXY_MODULES,
+                       name="frontend-sysca")
+    assert code(get(port, "/ok/hello.txt")) == "502"
+    line = a.wait_for_log(r"TLS handshake with backend localhost:\d+ failed")
+    assert "not issued by a trusted CA" in line
+
+
+def test_ip_literal_backend_is_a_clear_error(apache_factory, backends, pki):
+    port = ap.free_port()
+    a = apache_factory(frontend_body(port, pki, f"ProxyPass /ip/ https://127.0.0.1:{backends.ok}/\n"),
+                       extra_modules=PROXY_MODULES, name="frontend-ip")
+    assert code(get(port, "/ip/hello.txt")) == "502"
+    line = a.wait_for_log(r"TLS handshake with backend .* failed")
+    assert "IP address" in line and "host name" in line, line
