@@ -504,3 +504,29 @@ def test_ip_literal_backend_is_a_clear_error(apache_factory, backends, pki):
     assert code(get(port, "/ip/hello.txt")) == "502"
     line = a.wait_for_log(r"TLS handshake with backend .* failed")
     assert "IP address" in line and "host name" in line, line
+
+
+def test_engine_and_ca_in_proxy_section_only(apache_factory, backends, pki):
+    """TLSProxyEngine/TLSProxyCA only inside <Proxy>: that backend is ours; in another <Proxy>
+    TLSProxyEngine off overrides the virtual host's on."""
+    port = ap.free_port()
+    a = apache_factory(frontend_body(port, pki, f"""\
+<Proxy "https://localhost:{backends.ok}/*">
+    TLSProxyEngine on
+    TLSProxyCA {pki.root_ca}
+</Proxy>
+ProxyPass /ok/ https://localhost:{backends.ok}/
+""", engine=False), extra_modules=PROXY_MODULES, name="frontend-section",
+        log_level="info tls:debug")
+    assert code(get(port, "/ok/hello.txt")) == "200"
+    a.wait_for_log(r"TLS handshake with backend localhost .* completed")
+
+    port2 = ap.free_port()
+    b = apache_factory(frontend_body(port2, pki, f"""\
+<Proxy "https://localhost:{backends.ok2}/*">
+    TLSProxyEngine off
+</Proxy>
+ProxyPass /ok2/ https://localhost:{backends.ok2}/
+"""), extra_modules=PROXY_MODULES, name="frontend-section-off")
+    assert code(get(port2, "/ok2/hello.txt")) == "500"
+    assert "[tls:" not in b.error_log()
