@@ -202,8 +202,8 @@ def test_connection_reuse_1000_requests(frontend, backends):
     assert len(backend_ports) <= 20, f"{len(backend_ports)} backend connections for 1000 requests"
 
 
-def test_backend_variables_logged(module_apache_factory, backends, pki):
-    """SSL_* variables of the outgoing connection (protocol, cipher, SNI) in a log format."""
+def test_backend_handshake_logged_at_debug(module_apache_factory, backends, pki):
+    """LogLevel tls:debug: each completed backend handshake with its protocol and cipher."""
     port = ap.free_port()
     a = module_apache_factory(frontend_body(port, pki, f"ProxyPass /ok/ https://localhost:{backends.ok}/\n"),
                               extra_modules=PROXY_MODULES, name="frontend-vars",
