@@ -31,7 +31,7 @@ PROXY_MODULES = ("proxy", "proxy_http")
 MOD_SSL = ap.MOD_SSL_MODULES
 # The backends' access log: the TLS protocol and client certificate CN the backend saw.
 BACKEND_LOG = ('LogFormat "%{remote}p %{SSL_PROTOCOL}x sni=%{SSL_TLS_SNI}x '
-               '%{SSL_CLIENT_S_DN_CN}x \\"%r\\" %>s" backendtls\n')
+               '%{SSL_CLIENT_S_DN_CN}x \\"%r\\" %>s %{SSL_CIPHER}x" backendtls\n')
 MACHINE_CN = "proxy-machine.test"
 
 
@@ -530,3 +530,18 @@ ProxyPass /ok2/ https://localhost:{backends.ok2}/
 """), extra_modules=PROXY_MODULES, name="frontend-section-off")
     assert code(get(port2, "/ok2/hello.txt")) == "500"
     assert "[tls:" not in b.error_log()
+
+
+def test_proxy_protocol_and_cipher_settings_apply(apache_factory, backends, pki):
+    """TLSProxyProtocol and TLSProxyCiphersSuppress/Prefer shape what the backend negotiates."""
+    port = ap.free_port()
+    apache_factory(frontend_body(port, pki, f"""\
+TLSProxyProtocol TLSv1.2+
+TLSProxyCiphersSuppress TLS_AES_256_GCM_SHA384 TLS_AES_128_GCM_SHA256 TLS_CHACHA20_POLY1305_SHA256
+TLSProxyCiphersPrefer ECDHE-ECDSA-CHACHA20-POLY1305
+ProxyPass /ok/ https://localhost:{backends.ok}/
+"""), extra_modules=PROXY_MODULES, name="frontend-ciphers")
+    before = len(backend_lines(backends.mod_tls, f"p{backends.ok}"))
+    assert code(get(port, "/ok/hello.txt")) == "200"
+    line = wait_lines(backends.mod_tls, f"p{backends.ok}", before + 1)[-1]
+    assert " TLSv1.2 " in line and line.endswith("TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"), line
