@@ -159,6 +159,10 @@ int compile_backend_configs(apr_pool_t *pconf, apr_pool_t *, apr_pool_t *ptemp,
             }
         }
     }
+    if (!reg->configs.empty()) {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, main_server,
+                     "TLS to backends: %" APR_SIZE_T_FMT " client configuration(s) built", reg->configs.size());
+    }
     return OK;
 }
 

@@ -520,6 +520,8 @@ ProxyPass /ok/ https://localhost:{backends.ok}/
         log_level="info tls:debug")
     assert code(get(port, "/ok/hello.txt")) == "200"
     a.wait_for_log(r"TLS handshake with backend localhost .* completed")
+    # built at startup (in the parent) from the <Proxy> section, not per connection
+    assert "TLS to backends: 1 client configuration(s) built" in a.error_log()
 
     port2 = ap.free_port()
     b = apache_factory(frontend_body(port2, pki, f"""\
