@@ -9,11 +9,16 @@ use rustls::{Certificate, PrivateKey, SignatureAlgorithm, SignatureScheme};
 use rustls_pemfile::Item;
 
 use crate::ffi::*;
+use crate::ocsp::{leaf_and_issuer_pem, Staple};
 
 #[allow(non_camel_case_types)]
 pub struct tlsb_certified_key {
     pub(crate) key: Arc<CertifiedKey>,
     pub(crate) algorithm: &'static [u8],
+    /// The key with its current OCSP response (ocsp.rs); servers resolve through it.
+    pub(crate) staple: Arc<Staple>,
+    /// Leaf and issuer as NUL-terminated PEM for an OCSP client, or why there is none.
+    pub(crate) ocsp_pem: Result<Vec<u8>, String>,
     poisoned: AtomicBool,
 }
 
@@ -44,9 +49,19 @@ impl tlsb_certified_key {
             _ => return Err(Failure::new(TLSB_ERR_KEY, format!("unsupported key type ({})", SUPPORTED_KEYS))),
         };
         check_match(&*signing_key, &chain[0].0)?;
+        let ocsp_pem = leaf_and_issuer_pem(&chain)
+            .map(|p| {
+                let mut v = p.into_bytes();
+                v.push(0);
+                v
+            })
+            .map_err(|f| f.message);
+        let key = Arc::new(CertifiedKey::new(chain, signing_key));
         Ok(tlsb_certified_key {
-            key: Arc::new(CertifiedKey::new(chain, signing_key)),
+            staple: Arc::new(Staple::new(key.clone())),
+            key,
             algorithm,
+            ocsp_pem,
             poisoned: AtomicBool::new(false),
         })
     }
