@@ -17,8 +17,8 @@ pub struct tlsb_certified_key {
     pub(crate) algorithm: &'static [u8],
     /// The key with its current OCSP response (ocsp.rs); servers resolve through it.
     pub(crate) staple: Arc<Staple>,
-    /// Leaf and issuer as NUL-terminated PEM for an OCSP client, or why there is none.
-    pub(crate) ocsp_pem: Result<Vec<u8>, String>,
+    /// Leaf and issuer (if in the chain) as NUL-terminated PEM for an OCSP client.
+    pub(crate) ocsp_pem: Vec<u8>,
     poisoned: AtomicBool,
 }
 
@@ -49,13 +49,8 @@ impl tlsb_certified_key {
             _ => return Err(Failure::new(TLSB_ERR_KEY, format!("unsupported key type ({})", SUPPORTED_KEYS))),
         };
         check_match(&*signing_key, &chain[0].0)?;
-        let ocsp_pem = leaf_and_issuer_pem(&chain)
-            .map(|p| {
-                let mut v = p.into_bytes();
-                v.push(0);
-                v
-            })
-            .map_err(|f| f.message);
+        let mut ocsp_pem = leaf_and_issuer_pem(&chain).into_bytes();
+        ocsp_pem.push(0);
         let key = Arc::new(CertifiedKey::new(chain, signing_key));
         Ok(tlsb_certified_key {
             staple: Arc::new(Staple::new(key.clone())),

@@ -144,22 +144,8 @@ pub extern "C" fn tlsb_certified_key_ocsp_id(key: *const tlsb_certified_key, id:
 }
 
 #[no_mangle]
-pub extern "C" fn tlsb_certified_key_ocsp_pem(
-    key: *const tlsb_certified_key,
-    pem: *mut *const c_char,
-    err: *mut tlsb_error,
-) -> tlsb_result {
-    with_ref(key, err, |k| {
-        let pem = ffi::out(pem, "pem")?;
-        *pem = std::ptr::null();
-        match &k.ocsp_pem {
-            Ok(text) => {
-                *pem = text.as_ptr() as *const c_char;
-                Ok(TLSB_OK)
-            }
-            Err(why) => Err(Failure::new(TLSB_ERR_CONFIG, why.clone())),
-        }
-    })
+pub extern "C" fn tlsb_certified_key_ocsp_pem(key: *const tlsb_certified_key) -> *const c_char {
+    value(key, std::ptr::null(), |k| k.ocsp_pem.as_ptr() as *const c_char)
 }
 
 #[no_mangle]

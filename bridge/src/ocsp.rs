@@ -9,8 +9,6 @@ use std::sync::{Arc, RwLock};
 use rustls::sign::CertifiedKey;
 use rustls::Certificate;
 
-use crate::ffi::*;
-
 /// Length of the id by which mod_md knows a certificate (SHA-256 of the leaf's DER).
 pub const OCSP_ID_LEN: usize = 32;
 
@@ -87,17 +85,10 @@ pub fn ocsp_id(leaf: &Certificate) -> [u8; OCSP_ID_LEN] {
     id
 }
 
-/// The certificate and its issuer as PEM — what an OCSP client needs to build a request.
-/// Fails when the chain does not carry the issuer.
-pub fn leaf_and_issuer_pem(chain: &[Certificate]) -> Res<String> {
-    if chain.len() < 2 {
-        return Err(Failure::new(
-            TLSB_ERR_CONFIG,
-            "the certificate file has no issuer certificate after the certificate, so no OCSP \
-             request can be built for it; append the issuing CA's certificate to the file",
-        ));
-    }
-    Ok(chain[..2].iter().map(|c| pem("CERTIFICATE", &c.0)).collect())
+/// The certificate and its issuer (when the chain has one) as PEM — what an OCSP client needs
+/// to build a request. Without the issuer, the OCSP client reports that it cannot staple.
+pub fn leaf_and_issuer_pem(chain: &[Certificate]) -> String {
+    chain.iter().take(2).map(|c| pem("CERTIFICATE", &c.0)).collect()
 }
 
 fn pem(label: &str, der: &[u8]) -> String {
