@@ -41,11 +41,12 @@ std::vector<OcspStaple> prime_ocsp(server_rec *s, apr_pool_t *p,
             ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "TLS: OCSP stapling for %s (host %s)",
                          path.c_str(), s->server_hostname ? s->server_hostname : "?");
             staples.push_back(std::move(staple));
-        } else if (key->chain_length() < 2 && rv != APR_ENOENT) {
-            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+        } else if (key->chain_length() < 2 && ap_find_linked_module("mod_md.c") != nullptr) {
+            // The provider does not say why it declined (stapling off, or no issuer): info only.
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
                          "TLS: no OCSP stapling for %s: the file has no issuer certificate after "
-                         "the certificate, so no OCSP request can be built; append the issuing "
-                         "CA's certificate to it",
+                         "the certificate, so no OCSP request can be built; to staple it, append "
+                         "the issuing CA's certificate to it",
                          path.c_str());
         }
     }
