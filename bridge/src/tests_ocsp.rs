@@ -110,3 +110,13 @@ fn set_ocsp_is_null_safe() {
     assert_eq!(tlsb_certified_key_set_ocsp(k.0, null(), 3), TLSB_ERR_NULL);
     assert_eq!(tlsb_certified_key_ocsp_len(null()), 0);
 }
+
+// ACME tls-alpn-01 challenge certificates carry a critical acmeIdentifier extension (RFC 8737)
+// that webpki does not know: the key check still works, through the subjectPublicKeyInfo.
+#[test]
+fn challenge_certificate_with_critical_acme_extension_loads() {
+    let k = load("acme-challenge.crt", "acme-challenge.key");
+    assert_eq!(tlsb_certified_key_chain_len(k.0), 1);
+    let wrong = load_pem(&data("acme-challenge.crt"), &data("ecdsa-p256.key")).err().unwrap();
+    assert_eq!(wrong.code, TLSB_ERR_KEY_MISMATCH, "{}", wrong.message);
+}
