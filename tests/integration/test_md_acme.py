@@ -37,6 +37,28 @@ def peer_cert(port: int, *, alpn=None) -> x509.Certificate:
             return x509.load_der_x509_certificate(s.getpeercert(binary_form=True))
 
 
+def acme_alpn_request(port: int) -> str:
+    """Handshake offering only ALPN acme-tls/1, then a GET: the status, or 'closed'."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.set_alpn_protocols(["acme-tls/1"])
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as raw:
+        with ctx.wrap_socket(raw, server_hostname=NAME) as s:
+            assert s.selected_alpn_protocol() == "acme-tls/1"
+            s.sendall(f"GET /index.html HTTP/1.1\r\nHost: {NAME}\r\n\r\n".encode())
+            data = b""
+            try:
+                while chunk := s.recv(4096):
+                    data += chunk
+            except (ssl.SSLError, ConnectionError):
+                pass
+    if not data:
+        return "closed"
+    m = re.match(rb"HTTP/1\.1 (\d{3})", data)
+    return m.group(1).decode() if m else data[:40].decode("latin-1")
+
+
 def cn(name: x509.Name) -> str:
     attrs = name.get_attributes_for_oid(NameOID.COMMON_NAME)
     return attrs[0].value if attrs else ""
@@ -118,5 +140,29 @@ def test_tls_alpn_01_certificate_obtained_and_served_after_graceful(acme_env):
         x509.SubjectAlternativeName).value]
     r = clients.curl(port, "/index.html", host=NAME, args=["-k"])
     assert r.returncode == 0, r.stderr
+    assert r.wo("code") == ["200"], r.stderr
+    assert r.body == b"hello from acme.test\n"
+
+    # 4. A client offering only acme-tls/1 with no challenge pending: the host's certificate,
+    # ALPN acme-tls/1, and 503 for a request.
+    status = acme_alpn_request(port)
+    assert status == "503", status
+    assert re.search(r"TLS: 503 on a connection served for an ACME tls-alpn-01 challenge",
+                     a.error_log())
+
+
+def test_http_01_on_plain_port_with_tls_host(acme_env):
+    """http-01 validation runs on the plain HTTP port (mod_md answers there); the TLS host is
+    served by mod_tls with the fallback, then with the issued certificate."""
+    a, pebble, port = acme_env("http-01", "http/1.1")
+    assert "Fallback" in cn(peer_cert(port).subject)
+    wait_issued(a, pebble)
+    assert "tls-alpn-01 challenge" not in a.error_log()
+    assert re.search(r"GET /\.well-known/acme-challenge/\S+ HTTP/1\.1\" 200", a.access_log()), \
+        a.access_log()
+    graceful(a)
+    issued = peer_cert(port)
+    assert "Pebble" in cn(issued.issuer), issued.issuer
+    r = clients.curl(port, "/index.html", host=NAME, args=["-k"])
     assert r.wo("code") == ["200"], r.stderr
     assert r.body == b"hello from acme.test\n"
