@@ -166,3 +166,18 @@ def test_http_01_on_plain_port_with_tls_host(acme_env):
     r = clients.curl(port, "/index.html", host=NAME, args=["-k"])
     assert r.wo("code") == ["200"], r.stderr
     assert r.body == b"hello from acme.test\n"
+
+
+def test_host_not_covered_by_mdomain_still_needs_a_certificate(apache_factory):
+    """mod_md supplies nothing for a name outside its MDomains: the missing certificate is still
+    a startup error, which names the TLSEngine line and the host and mentions MDomain."""
+    port = apache_mod.free_port()
+    a = apache_factory("MDStoreDir md\nMDCertificateAgreement accepted\nMDomain other.test\n" +
+                       apache_mod.tls_site(port, [], server_name="nocert.test"),
+                       start=False, extra_modules=("md",))
+    res = a.start(check=False)
+    assert not res.came_up
+    assert re.search(r"TLSEngine 127\.0\.0\.1:\d+ at .*:\d+ serves <VirtualHost> .*"
+                     r"\(ServerName nocert\.test\), which has no certificate", res.combined), \
+        res.combined
+    assert "MDomain" in res.combined
