@@ -2,6 +2,8 @@
 
 #include <http_ssl.h>
 
+#include "rustls/bytes.h"
+
 APLOG_USE_MODULE(tls);
 
 namespace mod_tls {
@@ -9,7 +11,7 @@ namespace mod_tls {
 namespace {
 
 const char *id_bytes(const tls::CertifiedKey::OcspId &id) {
-    return reinterpret_cast<const char *>(id.data());
+    return tls::as_text(std::span<const uint8_t>(id)).data();
 }
 
 struct Delivery {
@@ -21,7 +23,7 @@ struct Delivery {
 // it only when it differs from the one stapled now.
 void take_response(const unsigned char *der, apr_size_t len, void *userdata) {
     auto *d = static_cast<Delivery *>(userdata);
-    d->key->set_ocsp_response(std::span<const uint8_t>(der, der ? len : 0));
+    d->key->set_ocsp_response(tls::as_u8(tls::as_text(der, len)));
     d->delivered = true;
 }
 
