@@ -89,6 +89,22 @@ tlsb_result tlsb_certified_key_chain_der(const tlsb_certified_key *key, size_t i
 /* "RSA", "ECDSA" or "Ed25519" — static. */
 const char *tlsb_certified_key_algorithm(const tlsb_certified_key *key);
 
+/* ---- OCSP stapling (per certified key) ---------------------------------------------------- */
+#define TLSB_OCSP_ID_LEN 32
+/* The id of the key's certificate for OCSP (SHA-256 of the end-entity DER) into id[0..32). */
+tlsb_result tlsb_certified_key_ocsp_id(const tlsb_certified_key *key, uint8_t *id, size_t id_cap);
+/* The end-entity certificate and its issuer (the next in the chain, if there is one) as
+ * NUL-terminated PEM, for an OCSP client to build requests; valid while the key lives. NULL for
+ * a NULL key. A request needs the issuer: see tlsb_certified_key_chain_len. */
+const char *tlsb_certified_key_ocsp_pem(const tlsb_certified_key *key);
+/* The OCSP response (DER) to staple from now on in handshakes that use this key, in every
+ * server config holding it; len 0 staples nothing. Thread-safe; unchanged bytes cost no
+ * allocation. */
+tlsb_result tlsb_certified_key_set_ocsp(const tlsb_certified_key *key, const uint8_t *der,
+                                        size_t len);
+/* Length of the response stapled now (0: none). */
+size_t tlsb_certified_key_ocsp_len(const tlsb_certified_key *key);
+
 /* ---- server configs ---------------------------------------------------------------------- */
 typedef struct tlsb_server_config tlsb_server_config;
 

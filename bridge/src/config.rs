@@ -11,6 +11,7 @@ use rustls::{ServerConfig, SupportedCipherSuite, SupportedProtocolVersion};
 
 use crate::ffi::*;
 use crate::key::tlsb_certified_key;
+use crate::ocsp::Staple;
 
 #[allow(non_camel_case_types)]
 #[repr(C)]
@@ -70,7 +71,7 @@ impl tlsb_server_config {
                 return Err(Failure::null("params.keys[i]"));
             }
             // SAFETY: non-NULL key handles come from tlsb_certified_key_new and are alive.
-            keys.push(unsafe { &**k }.key.clone());
+            keys.push(unsafe { &**k }.staple.clone());
         }
         if keys.is_empty() {
             return Err(Failure::new(TLSB_ERR_CONFIG, "a server config needs at least one certificate and key"));
@@ -137,7 +138,7 @@ pub(crate) fn suite(id: u16) -> Res<SupportedCipherSuite> {
 /// Picks the first configured key that can sign a scheme the client offers and, for a client
 /// offering only TLS 1.2 suites, suits one of them; failing that, the first key that can sign.
 struct Resolver {
-    keys: Vec<Arc<CertifiedKey>>,
+    keys: Vec<Arc<Staple>>,
     suites: Vec<SupportedCipherSuite>,
 }
 
@@ -147,17 +148,18 @@ impl Resolver {
             self.suites.iter().filter(|s| offered.contains(&s.suite())).collect();
         let tls12_only = !common.iter().any(|s| matches!(s, SupportedCipherSuite::Tls13(_)));
         let mut fallback = None;
-        for k in &self.keys {
+        for staple in &self.keys {
+            let k = staple.base();
             if k.key.choose_scheme(schemes).is_none() {
                 continue;
             }
             let alg = k.key.algorithm();
             if !tls12_only || common.iter().any(|s| s.usable_for_signature_algorithm(alg)) {
-                return Some(k.clone());
+                return Some(staple.key());
             }
-            fallback = fallback.or_else(|| Some(k.clone()));
+            fallback = fallback.or_else(|| Some(staple));
         }
-        fallback
+        fallback.map(|s| s.key())
     }
 }
 

@@ -9,11 +9,16 @@ use rustls::{Certificate, PrivateKey, SignatureAlgorithm, SignatureScheme};
 use rustls_pemfile::Item;
 
 use crate::ffi::*;
+use crate::ocsp::{leaf_and_issuer_pem, Staple};
 
 #[allow(non_camel_case_types)]
 pub struct tlsb_certified_key {
     pub(crate) key: Arc<CertifiedKey>,
     pub(crate) algorithm: &'static [u8],
+    /// The key with its current OCSP response (ocsp.rs); servers resolve through it.
+    pub(crate) staple: Arc<Staple>,
+    /// Leaf and issuer (if in the chain) as NUL-terminated PEM for an OCSP client.
+    pub(crate) ocsp_pem: Vec<u8>,
     poisoned: AtomicBool,
 }
 
@@ -44,9 +49,14 @@ impl tlsb_certified_key {
             _ => return Err(Failure::new(TLSB_ERR_KEY, format!("unsupported key type ({})", SUPPORTED_KEYS))),
         };
         check_match(&*signing_key, &chain[0].0)?;
+        let mut ocsp_pem = leaf_and_issuer_pem(&chain).into_bytes();
+        ocsp_pem.push(0);
+        let key = Arc::new(CertifiedKey::new(chain, signing_key));
         Ok(tlsb_certified_key {
-            key: Arc::new(CertifiedKey::new(chain, signing_key)),
+            staple: Arc::new(Staple::new(key.clone())),
+            key,
             algorithm,
+            ocsp_pem,
             poisoned: AtomicBool::new(false),
         })
     }
@@ -95,9 +105,6 @@ fn parse_key(pem: &[u8]) -> Res<Vec<u8>> {
 
 /// Signs a probe with the key and verifies it with the end-entity certificate's public key.
 fn check_match(key: &dyn SigningKey, end_entity: &[u8]) -> Res<()> {
-    let cert = webpki::EndEntityCert::try_from(end_entity).map_err(|e| {
-        Failure::new(TLSB_ERR_PEM, format!("the certificate could not be parsed: {:?}", e))
-    })?;
     let signer = key
         .choose_scheme(&[
             SignatureScheme::ED25519,
@@ -107,17 +114,63 @@ fn check_match(key: &dyn SigningKey, end_entity: &[u8]) -> Res<()> {
             SignatureScheme::RSA_PKCS1_SHA256,
         ])
         .ok_or_else(|| Failure::new(TLSB_ERR_KEY, format!("the key cannot sign with a supported scheme ({})", SUPPORTED_KEYS)))?;
-    let alg: &webpki::SignatureAlgorithm = match signer.scheme() {
-        SignatureScheme::ED25519 => &webpki::ED25519,
-        SignatureScheme::ECDSA_NISTP256_SHA256 => &webpki::ECDSA_P256_SHA256,
-        SignatureScheme::ECDSA_NISTP384_SHA384 => &webpki::ECDSA_P384_SHA384,
-        SignatureScheme::RSA_PSS_SHA256 => &webpki::RSA_PSS_2048_8192_SHA256_LEGACY_KEY,
-        SignatureScheme::RSA_PKCS1_SHA256 => &webpki::RSA_PKCS1_2048_8192_SHA256,
-        _ => return Err(Failure::new(TLSB_ERR_KEY, "unexpected signature scheme")),
-    };
+    let scheme = signer.scheme();
     let sig = signer
         .sign(PROBE)
         .map_err(|e| Failure::new(TLSB_ERR_KEY, format!("the private key cannot sign: {}", e)))?;
-    cert.verify_signature(alg, PROBE, &sig)
-        .map_err(|_| Failure::new(TLSB_ERR_KEY_MISMATCH, "the private key does not match the certificate"))
+    let mismatch = || Failure::new(TLSB_ERR_KEY_MISMATCH, "the private key does not match the certificate");
+    match webpki::EndEntityCert::try_from(end_entity) {
+        Ok(cert) => {
+            let alg: &webpki::SignatureAlgorithm = match scheme {
+                SignatureScheme::ED25519 => &webpki::ED25519,
+                SignatureScheme::ECDSA_NISTP256_SHA256 => &webpki::ECDSA_P256_SHA256,
+                SignatureScheme::ECDSA_NISTP384_SHA384 => &webpki::ECDSA_P384_SHA384,
+                SignatureScheme::RSA_PSS_SHA256 => &webpki::RSA_PSS_2048_8192_SHA256_LEGACY_KEY,
+                SignatureScheme::RSA_PKCS1_SHA256 => &webpki::RSA_PKCS1_2048_8192_SHA256,
+                _ => return Err(Failure::new(TLSB_ERR_KEY, "unexpected signature scheme")),
+            };
+            cert.verify_signature(alg, PROBE, &sig).map_err(|_| mismatch())
+        }
+        // webpki refuses certificates with critical extensions it does not know, such as the
+        // acmeIdentifier of ACME tls-alpn-01 challenge certificates (RFC 8737): check the key
+        // against the certificate's subjectPublicKeyInfo directly.
+        Err(webpki::Error::UnsupportedCriticalExtension) => {
+            let alg: &dyn ring::signature::VerificationAlgorithm = match scheme {
+                SignatureScheme::ED25519 => &ring::signature::ED25519,
+                SignatureScheme::ECDSA_NISTP256_SHA256 => &ring::signature::ECDSA_P256_SHA256_ASN1,
+                SignatureScheme::ECDSA_NISTP384_SHA384 => &ring::signature::ECDSA_P384_SHA384_ASN1,
+                SignatureScheme::RSA_PSS_SHA256 => &ring::signature::RSA_PSS_2048_8192_SHA256,
+                SignatureScheme::RSA_PKCS1_SHA256 => &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+                _ => return Err(Failure::new(TLSB_ERR_KEY, "unexpected signature scheme")),
+            };
+            ring::signature::UnparsedPublicKey::new(alg, subject_public_key(end_entity)?)
+                .verify(PROBE, &sig)
+                .map_err(|_| mismatch())
+        }
+        Err(e) => Err(Failure::new(TLSB_ERR_PEM, format!("the certificate could not be parsed: {:?}", e))),
+    }
+}
+
+/// The subjectPublicKey bits of a DER certificate.
+fn subject_public_key(cert: &[u8]) -> Res<&[u8]> {
+    use crate::der::{malformed, Tlv, TAG_SEQUENCE};
+    let (outer, _) = Tlv::read(cert, "certificate")?;
+    let tbs = outer.children("certificate")?.expect("tbsCertificate")?;
+    if !outer.is_universal(TAG_SEQUENCE) || !tbs.is_universal(TAG_SEQUENCE) {
+        return Err(malformed("tbsCertificate"));
+    }
+    let mut t = tbs.children("tbsCertificate")?;
+    t.optional_context(0, "version")?;
+    for what in ["serialNumber", "signature", "issuer", "validity", "subject"] {
+        t.expect(what)?;
+    }
+    let spki = t.expect("subjectPublicKeyInfo")?;
+    let mut parts = spki.children("subjectPublicKeyInfo")?;
+    parts.expect("algorithm")?;
+    let bits = parts.expect("subjectPublicKey")?;
+    // BIT STRING: a leading count of unused bits, 0 for keys.
+    match bits.content.split_first() {
+        Some((0, key)) if bits.is_universal(3) => Ok(key),
+        _ => Err(malformed("subjectPublicKey")),
+    }
 }

@@ -16,6 +16,7 @@ mod ffi;
 mod key;
 mod names;
 mod observe;
+mod ocsp;
 mod sni_probe;
 mod suite_bits;
 
@@ -130,6 +131,38 @@ pub extern "C" fn tlsb_certified_key_chain_der(
 #[no_mangle]
 pub extern "C" fn tlsb_certified_key_algorithm(key: *const tlsb_certified_key) -> *const c_char {
     value(key, cstr(b"unknown\0"), |k| cstr(k.algorithm))
+}
+
+// ---- OCSP stapling (ocsp.rs) ---------------------------------------------------------------
+
+#[no_mangle]
+pub extern "C" fn tlsb_certified_key_ocsp_id(key: *const tlsb_certified_key, id: *mut u8, id_cap: usize) -> tlsb_result {
+    with_ref(key, std::ptr::null_mut(), |k| {
+        let out = out_bytes(id, id_cap, "id")?;
+        if out.len() < ocsp::OCSP_ID_LEN {
+            return Err(Failure::invalid("the id buffer is smaller than TLSB_OCSP_ID_LEN"));
+        }
+        out[..ocsp::OCSP_ID_LEN].copy_from_slice(&ocsp::ocsp_id(&k.key.cert[0]));
+        Ok(TLSB_OK)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_certified_key_ocsp_pem(key: *const tlsb_certified_key) -> *const c_char {
+    value(key, std::ptr::null(), |k| k.ocsp_pem.as_ptr() as *const c_char)
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_certified_key_set_ocsp(key: *const tlsb_certified_key, der: *const u8, len: usize) -> tlsb_result {
+    with_ref(key, std::ptr::null_mut(), |k| {
+        k.staple.set(in_bytes(der, len, "der")?);
+        Ok(TLSB_OK)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_certified_key_ocsp_len(key: *const tlsb_certified_key) -> usize {
+    value(key, 0, |k| k.staple.current_response().len())
 }
 
 // ---- server configs ----------------------------------------------------------------------

@@ -1021,3 +1021,7 @@ fn panic_is_caught_and_poisons_the_handle() {
 // Certificate fields, resumption and the certificate sent (SSL_* variables).
 #[path = "tests_vars.rs"]
 mod vars;
+
+// OCSP stapling: ids, the PEM for OCSP requests, responses stapled in handshakes.
+#[path = "tests_ocsp.rs"]
+mod ocsp_stapling;

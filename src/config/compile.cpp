@@ -11,6 +11,7 @@
 #include "config/mod_ssl_claims.h"
 #include "config/server_config.h"
 #include "config/startup_warnings.h"
+#include "integration/md_certificates.h"
 #include "rustls/connection.h"
 
 APLOG_USE_MODULE(tls);
@@ -99,15 +100,51 @@ void warn_engines_without_listener(const CompiledConfig &cc) {
     }
 }
 
+// Whether s has TLSCertificate lines of its own (a virtual host without them inherits the main
+// server's, which the merge shares rather than copies).
+bool has_own_certificates(const server_rec *s, const server_rec *main_server) {
+    const auto &certs = server_config(s)->certificates;
+    if (certs.empty() || s == main_server) return !certs.empty();
+    const auto &inherited = server_config(main_server)->certificates;
+    return inherited.empty() || inherited.front().key != certs.front().key;
+}
+
+// The certificates a host serves: its own TLSCertificate lines; else what mod_md supplies for
+// it (its certificate, or its fallback while it has none); else the main server's.
+std::string choose_certificates(server_rec *s, const server_rec *main_server, apr_pool_t *p,
+                                std::vector<CertificateEntry> &out, bool &md_fallback) {
+    ServerConfig *conf = server_config(s);
+    out = conf->certificates;
+    md_fallback = false;
+    if (has_own_certificates(s, main_server)) return {};
+    MdCertificates md = md_certificates_for(s, p);
+    if (!md.error.empty()) return host_site(s, main_server) + ": " + md.error;
+    if (md.entries.empty()) return {};
+    out = std::move(md.entries);
+    md_fallback = md.fallback;
+    if (md_fallback && ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     "TLS: %s has no certificate from mod_md yet; it is served with mod_md's "
+                     "temporary fallback certificate and answers every request with 503 until "
+                     "mod_md has obtained one (a graceful restart activates it)",
+                     host_site(s, main_server).c_str());
+    }
+    return {};
+}
+
 // Builds the rustls config of one host. Returns an error message, or empty on success.
 std::string compile_host(CompiledConfig &cc, server_rec *s, const server_rec *main_server,
-                         const EngineAddress &engine) {
+                         const EngineAddress &engine, apr_pool_t *pconf) {
     ServerConfig *conf = server_config(s);
-    if (conf->certificates.empty()) {
+    std::vector<CertificateEntry> certificates;
+    bool md_fallback = false;
+    std::string chosen = choose_certificates(s, main_server, pconf, certificates, md_fallback);
+    if (!chosen.empty()) return chosen;
+    if (certificates.empty()) {
         return "TLSEngine " + engine.text + " at " + engine.site.describe() + " serves " +
                host_site(s, main_server) +
                ", which has no certificate; add 'TLSCertificate cert.pem key.pem' to that host "
-               "(or to the main server)";
+               "(or to the main server), or cover its name with an MDomain of mod_md";
     }
     static const std::vector<uint16_t> kNone;
     tls::ServerConfigParams params;
@@ -130,7 +167,7 @@ std::string compile_host(CompiledConfig &cc, server_rec *s, const server_rec *ma
                "suppressed; suppress fewer suites or lower TLSProtocol";
     }
     params.honor_client_order = conf->honor_client_order.value_or(true);
-    for (const CertificateEntry &c : conf->certificates) params.keys.push_back(c.key.get());
+    for (const CertificateEntry &c : certificates) params.keys.push_back(c.key.get());
     params.alpn = {kAlpnHttp11, kAlpnH2, kAlpnAcme};
     auto built = tls::ServerConfig::build(params);
     if (!built) {
@@ -139,9 +176,17 @@ std::string compile_host(CompiledConfig &cc, server_rec *s, const server_rec *ma
     }
     auto host = std::make_unique<HostTls>(
         HostTls{s, s == main_server ? "main server" : host_name(s), std::move(built.value()),
-                {}, params.versions, params.cipher_suites, conf->strict_sni.value_or(true)});
-    for (const CertificateEntry &c : conf->certificates)
+                {}, params.versions, params.cipher_suites, conf->strict_sni.value_or(true),
+                false, {}});
+    std::vector<std::shared_ptr<const tls::CertifiedKey>> keys;
+    std::vector<std::string> cert_paths;
+    for (const CertificateEntry &c : certificates) {
         host->certificate_files.push_back(c.cert_path + "|" + c.key_path);
+        keys.push_back(c.key);
+        cert_paths.push_back(c.cert_path);
+    }
+    host->md_fallback = md_fallback;
+    host->ocsp = prime_ocsp(s, pconf, keys, cert_paths);
     conf->compiled = host.get();
     cc.hosts.push_back(std::move(host));
     return {};
@@ -189,7 +234,7 @@ int compile_config(apr_pool_t *pconf, apr_pool_t *, apr_pool_t *, server_rec *ma
                                     " both claim address " + engine->text +
                                     "; an address is served by mod_tls or by mod_ssl, not both: "
                                     "remove one of them"
-                              : compile_host(*cc, s, main_server, *engine);
+                              : compile_host(*cc, s, main_server, *engine, pconf);
         if (!err.empty()) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, 0, main_server, "%s", err.c_str());
             return HTTP_INTERNAL_SERVER_ERROR;

@@ -8,6 +8,7 @@
 
 #include "apache/includes.h"
 #include "config/engine_address.h"
+#include "integration/ocsp_stapling.h"
 #include "rustls/server_config.h"
 
 namespace mod_tls {
@@ -26,6 +27,8 @@ struct HostTls {
     std::vector<uint16_t> versions;              // enabled protocol versions
     std::vector<uint16_t> cipher_suites;         // enabled suites, in preference order
     bool strict_sni = true;
+    bool md_fallback = false;             // served with mod_md's fallback certificate: 503s
+    std::vector<OcspStaple> ocsp;         // certificates with OCSP stapling (empty: none)
 
     // Whether a connection this host did not handshake may still serve its requests: same
     // certificates, and the negotiated protocol and cipher are ones this host allows.

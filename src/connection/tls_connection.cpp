@@ -8,6 +8,8 @@
 #include "config/protocol_version.h"
 #include "config/server_config.h"
 #include "connection/host_selection.h"
+#include "integration/acme_challenge.h"
+#include "integration/ocsp_stapling.h"
 #include "integration/tls_status.h"
 #include "rustls/bytes.h"
 
@@ -102,6 +104,13 @@ tls::Status on_client_hello(void *ctx, tls::Connection &session) {
                           join(hello.alpn) + ", host " + host->name + " serves none of them");
     }
     tc->alpn = alpn;
+    tc->unavailable = host->md_fallback;
+    if (alpn != nullptr && std::string_view(alpn) == kAlpnAcme) {
+        tc->unavailable = true;
+        if (auto challenge = acme_challenge_config(tc->c, s, hello.sni))
+            return session.select_config(*challenge, kAlpnAcme);
+    }
+    if (!host->ocsp.empty()) refresh_ocsp(s, tc->c, host->ocsp);
     return session.select_config(host->config, alpn ? alpn : "");
 }
 
@@ -207,6 +216,14 @@ int check_request_host(request_rec *r) {
                       "TLS: request without SNI on an address with several hosts refused "
                       "(TLSStrictSNI on)");
         return HTTP_FORBIDDEN;
+    }
+    if (tc->unavailable) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      "TLS: 503 on a connection served %s",
+                      tc->host->md_fallback ? "with mod_md's fallback certificate (no certificate "
+                                              "obtained yet)"
+                                            : "for an ACME tls-alpn-01 challenge");
+        return HTTP_SERVICE_UNAVAILABLE;
     }
     const HostTls *wanted = server_config(r->server)->compiled;
     if (wanted == tc->host ||

@@ -42,6 +42,9 @@ struct TlsConnection {
 
     uint16_t protocol_version() const;
     bool refuse_requests = false;   // no SNI on an address with several hosts, TLSStrictSNI on
+    // An ACME tls-alpn-01 challenge, or a host served with mod_md's fallback certificate:
+    // every request gets 503.
+    bool unavailable = false;
     Negotiated negotiated;          // set when the handshake completes
     struct VarsCache *vars = nullptr;  // parsed certificates for SSL_* variables (vars/vars_cache.h)
 };
@@ -56,7 +59,8 @@ int run_handshake(conn_rec *c);
 // ssl_conn_is_ssl hook.
 int is_tls_connection(conn_rec *c);
 // post_read_request hook: 403 without SNI where SNI is required, 421 when the request's host may
-// not be served on a connection whose handshake chose another host.
+// not be served on a connection whose handshake chose another host, 503 on ACME challenge
+// connections and on hosts served with mod_md's fallback certificate.
 int check_request_host(request_rec *r);
 
 }  // namespace mod_tls

@@ -21,4 +21,14 @@ std::string_view CertifiedKey::algorithm() const {
     return tlsb_certified_key_algorithm(handle_.get());
 }
 
+CertifiedKey::OcspId CertifiedKey::ocsp_id() const {
+    OcspId id{};
+    tlsb_certified_key_ocsp_id(handle_.get(), id.data(), id.size());
+    return id;
+}
+
+void CertifiedKey::set_ocsp_response(std::span<const uint8_t> der) const {
+    tlsb_certified_key_set_ocsp(handle_.get(), der.data(), der.size());
+}
+
 }  // namespace tls

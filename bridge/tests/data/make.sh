@@ -91,3 +91,9 @@ openssl req -x509 -new -key ecdsa-p256.key -days $DAYS -utf8 -multivalue-rdn \
 
 # The DN corner cases (dn-edge.crt) are written by make_dn_edge.py.
 /usr/bin/python3 make_dn_edge.py
+
+# An ACME tls-alpn-01 challenge certificate (RFC 8737): critical acmeIdentifier extension, which
+# webpki refuses to parse.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout acme-challenge.key \
+    -out acme-challenge.crt -days 3650 -subj "/CN=acme.test" -addext "subjectAltName=DNS:acme.test" \
+    -addext "1.3.6.1.5.5.7.1.31=critical,DER:04:20:000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
