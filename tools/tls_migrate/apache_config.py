@@ -31,6 +31,11 @@ class Line:
         return self.name.lower()
 
     @property
+    def text(self) -> str:
+        """The logical line as written (continuations joined), without indentation."""
+        return " ".join(part.strip().rstrip("\\").strip() for part in self.raw.splitlines())
+
+    @property
     def indent(self) -> str:
         return self.raw[: len(self.raw) - len(self.raw.lstrip(" \t"))]
 

@@ -95,12 +95,12 @@ class Converter:
 
     # ---- notes -------------------------------------------------------------------------------
     def _none(self, path: str, line: Line, reason: str) -> list[str]:
-        self.notes.append(Note(path, line.first, _directive(line.name, line.args), reason, "none"))
-        return [f"{line.indent}#{_directive(line.name, line.args)}",
+        self.notes.append(Note(path, line.first, line.text, reason, "none"))
+        return [f"{line.indent}#{line.text}",
                 f"{line.indent}#   tls-migrate: no equivalent: {reason}"]
 
     def _check(self, path: str, line: Line, reason: str) -> None:
-        self.notes.append(Note(path, line.first, _directive(line.name, line.args), reason,
+        self.notes.append(Note(path, line.first, line.text, reason,
                                "check"))
 
     # ---- driver ------------------------------------------------------------------------------
@@ -222,7 +222,7 @@ class Converter:
         key = line.key
         if key == "loadmodule" and line.args and line.args[0] == "ssl_module":
             self._check(path, line, "on Debian: a2dismod ssl && a2enmod tls")
-            return [f"{line.indent}# tls-migrate: was {_directive(line.name, line.args)}",
+            return [f"{line.indent}# tls-migrate: was {line.text}",
                     f"{line.indent}LoadModule tls_module {MOD_TLS_SO}"]
         if key == "mutex" and len(line.args) >= 2:
             return self._mutex(path, line)
@@ -236,7 +236,7 @@ class Converter:
         return self._none(path, line, "not a directive tls-migrate knows (not mod_ssl 2.4?)")
 
     def _replace(self, line: Line, new: list[str], comment: bool = True) -> list[str]:
-        head = [f"{line.indent}# tls-migrate: was {_directive(line.name, line.args)}"] if comment \
+        head = [f"{line.indent}# tls-migrate: was {line.text}"] if comment \
             else []
         return head + [f"{line.indent}{n}" for n in new]
 
@@ -263,12 +263,12 @@ class Converter:
         if value == "on":
             self.saw_ssl_engine = True
             if context == "vhost":
-                return [f"{line.indent}# tls-migrate: was {_directive(line.name, line.args)}: "
+                return [f"{line.indent}# tls-migrate: was {line.text}: "
                         "see TLSEngine before <VirtualHost>"]
             return self._none(path, line, "in the main server: add 'TLSEngine <port>' for the "
                               "main server's Listen port")
         if value == "off":
-            return [f"{line.indent}# tls-migrate: was {_directive(line.name, line.args)}: not "
+            return [f"{line.indent}# tls-migrate: was {line.text}: not "
                     "needed, only TLSEngine addresses serve TLS"]
         return self._none(path, line, "'optional' (TLS upgrade, RFC 2817) is not implemented "
                           "by mod_tls or any browser")
@@ -276,7 +276,7 @@ class Converter:
     # certificates: all of a section's certificate lines become TLSCertificate lines at the first
     def _d_sslcertificatefile(self, path, line, scope: _Scope):
         if line is not scope.certs[0]:
-            return [f"{line.indent}# tls-migrate: was {_directive(line.name, line.args)}: in "
+            return [f"{line.indent}# tls-migrate: was {line.text}: in "
                     "the TLSCertificate lines above"]
         out = []
         keys = [k.args[0] for k in scope.keys if k.args]
@@ -284,9 +284,9 @@ class Converter:
             if not cert.args:
                 continue
             args = [cert.args[0]] + ([keys[i]] if i < len(keys) else [])
-            origin = [_directive(cert.name, cert.args)]
+            origin = [cert.text]
             if i < len(keys):
-                origin.append(_directive(scope.keys[i].name, scope.keys[i].args))
+                origin.append(scope.keys[i].text)
             out.append(f"# tls-migrate: was {' + '.join(origin)}")
             out.append(_directive("TLSCertificate", args))
         if scope.chains:
@@ -305,14 +305,14 @@ class Converter:
         if not scope.certs:
             return self._none(path, line, "no SSLCertificateFile in the same section to pair it "
                               "with: give both to TLSCertificate cert_file key_file")
-        return [f"{line.indent}# tls-migrate: was {_directive(line.name, line.args)}: in the "
+        return [f"{line.indent}# tls-migrate: was {line.text}: in the "
                 "TLSCertificate lines above"]
 
     def _d_sslcertificatechainfile(self, path, line, scope: _Scope):
         if not scope.certs:
             return self._none(path, line, "append the chain to the certificate file named by "
                               "TLSCertificate")
-        return [f"{line.indent}#{_directive(line.name, line.args)}",
+        return [f"{line.indent}#{line.text}",
                 f"{line.indent}#   tls-migrate: append this chain to the certificate file "
                 "(see above)"]
 
@@ -321,9 +321,9 @@ class Converter:
     def _cipher_lines(self, path, line, scope: _Scope, proxy: bool):
         lines = scope.cipher_lines["proxy" if proxy else ""]
         prefix = "TLSProxy" if proxy else "TLS"
-        head = [f"# tls-migrate: was {_directive(line.name, line.args)}"]
+        head = [f"# tls-migrate: was {line.text}"]
         if line is not lines[0]:
-            head = [f"# tls-migrate: was {_directive(line.name, line.args)}: merged into the "
+            head = [f"# tls-migrate: was {line.text}: merged into the "
                     f"{prefix}* lines above"]
             return [f"{line.indent}{h}" for h in head]
         prefer13: list[str] = []
@@ -332,11 +332,11 @@ class Converter:
         out: list[str] = []
         for item in lines:
             if item is not line:
-                out.append(f"# tls-migrate: and {_directive(item.name, item.args)}")
+                out.append(f"# tls-migrate: and {item.text}")
             if item.key.endswith("protocol"):
                 result = ciphers.convert_protocol(item.args)
                 if result.error:
-                    self.notes.append(Note(path, item.first, _directive(item.name, item.args),
+                    self.notes.append(Note(path, item.first, item.text,
                                            result.error, "none"))
                     continue
                 out.append(_directive(prefix + "Protocol", [result.minimum]))
@@ -347,7 +347,7 @@ class Converter:
             else:
                 result = ciphers.convert_cipher_suite(item.args)
                 if result.error:
-                    self.notes.append(Note(path, item.first, _directive(item.name, item.args),
+                    self.notes.append(Note(path, item.first, item.text,
                                            result.error, "none"))
                     continue
                 tls13 = len(item.args) == 2 and item.args[0].lower() == "tlsv1.3"
@@ -398,7 +398,7 @@ class Converter:
     def _d_sslsessiontickets(self, path, line, scope):
         value = line.args[0].lower() if line.args else ""
         if value == "off":
-            return [f"{line.indent}# tls-migrate: was {_directive(line.name, line.args)}: not "
+            return [f"{line.indent}# tls-migrate: was {line.text}: not "
                     "needed, mod_tls issues tickets only with TLSSessionTicketKeys"]
         return self._none(path, line, "mod_tls issues session tickets only with "
                           "TLSSessionTicketKeys <file> (openssl rand -base64 32 > file; "
@@ -426,7 +426,7 @@ class Converter:
                        "legacydnstringformat": "LegacyDNStringFormat: DNs are always RFC 2253"}
             why = "; ".join(reasons.get(d.lstrip("+-").lower(), f"{d}: unknown option")
                             for d in dropped)
-            self.notes.append(Note(path, line.first, _directive(line.name, line.args), why,
+            self.notes.append(Note(path, line.first, line.text, why,
                                    "none"))
             out.append(f"# tls-migrate: dropped {' '.join(dropped)} ({why})")
         if kept:
@@ -473,7 +473,7 @@ class Converter:
     def _d_sslproxyverify(self, path, line, scope):
         value = line.args[0].lower() if line.args else ""
         if value == "require":
-            return [f"{line.indent}# tls-migrate: was {_directive(line.name, line.args)}: not "
+            return [f"{line.indent}# tls-migrate: was {line.text}: not "
                     "needed, mod_tls always verifies backends (TLSProxyCA, else the system "
                     "store)"]
         return self._none(path, line, "mod_tls always verifies backend certificates: trust the "
@@ -482,7 +482,7 @@ class Converter:
     def _check_peer(self, path, line, scope):
         value = line.args[0].lower() if line.args else ""
         if value == "on":
-            return [f"{line.indent}# tls-migrate: was {_directive(line.name, line.args)}: not "
+            return [f"{line.indent}# tls-migrate: was {line.text}: not "
                     "needed, mod_tls always checks the backend's name and validity"]
         return self._none(path, line, "mod_tls always checks the backend certificate's name and "
                           "validity; make the certificate match the name in ProxyPass (or "
