@@ -11,6 +11,9 @@ src=$work/libapache2-mod-tls-$version
 
 rm -rf "$work"
 mkdir -p "$src"
+# The .deb gets the time the sources were copied, so that a source changed during the build
+# makes it older than that source (tests rebuild a .deb older than the tree).
+touch "$work/.sources-copied"
 # The tree without build outputs, VCS data or caches; the build dir itself may be inside the repo.
 tar -C "$repo" --exclude=./build --exclude=./build-asan --exclude=./.git --exclude=./bridge/target \
     --exclude=__pycache__ --exclude=.pytest_cache --exclude="./$(realpath --relative-to="$repo" "$out")" \
@@ -23,6 +26,7 @@ cp -r "$repo/packaging/debian" "$src/debian"
 debs=("$work"/libapache2-mod-tls_"$version"_*.deb)
 cp "${debs[@]}" "$out/"
 deb="$out/$(basename "${debs[0]}")"
+touch -r "$work/.sources-copied" "$deb"
 echo "make deb: $deb"
 # lintian exits non-zero on errors (--fail-on error); warnings are printed for the maintainer.
 lintian --fail-on error --info "$deb"
