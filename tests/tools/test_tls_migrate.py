@@ -256,3 +256,18 @@ def test_protocol_and_ciphers_of_a_host_become_one_suppress_line(tmp_path):
                           | set(ciphers.RUSTLS_TLS12.values())) - {"TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"}
     # SSLHonorCipherOrder is off: the order does not matter, no TLSCiphersPrefer
     assert not [l for l in active if l.startswith("TLSCiphersPrefer")]
+
+
+def test_ssl_directives_in_a_file_included_inside_a_virtual_host(tmp_path):
+    (tmp_path / "main.conf").write_text("<VirtualHost *:8443>\n    ServerName a.test\n"
+                                        "    Include tls-bits.conf\n</VirtualHost>\n")
+    (tmp_path / "tls-bits.conf").write_text(
+        "SSLEngine on\nSSLCertificateFile a.crt\nSSLCertificateKeyFile a.key\n"
+        "<Location /x>\n    SSLVerifyClient require\n</Location>\n")
+    out = migrate(str(tmp_path / "main.conf"), "-d", str(tmp_path)).stdout
+    bits = active_lines(file_section(out, "tls-bits.conf"))
+    assert bits[0] == "TLSCertificate a.crt a.key"
+    # the included lines keep the context of the Include: a host, and a directory inside it
+    assert re.search(r"main.conf:3 needs 'TLSEngine 8443' before it", summary(out))
+    assert re.search(r"SSLVerifyClient require\n#\s+mod_tls asks for client certificates in the "
+                     r"handshake only", summary(out))

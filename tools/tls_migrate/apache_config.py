@@ -44,6 +44,9 @@ class Line:
 class ConfigFile:
     path: str
     lines: list[Line]
+    # Where it was included: the sections around the Include line (outermost first) and the line.
+    outer_scopes: tuple = ()
+    included_at: tuple[str, int] | None = None
 
 
 @dataclass
@@ -128,7 +131,7 @@ class ConfigReader:
         path = os.path.abspath(path)
         if self.server_root is None:
             self.server_root = default_server_root(path)
-        self._read_file(path, depth=0)
+        self._read_file(path, depth=0, outer=(), at=None)
         return self.files
 
     def _expand(self, value: str) -> str:
@@ -139,7 +142,7 @@ class ConfigReader:
             return os.environ.get(name, m.group(0))
         return _VAR.sub(repl, value)
 
-    def _read_file(self, path: str, depth: int) -> None:
+    def _read_file(self, path: str, depth: int, outer: tuple, at) -> None:
         if depth > 32:
             self.problems.append(Problem(path, 0, "Include nested more than 32 levels; stopped"))
             return
@@ -149,7 +152,7 @@ class ConfigReader:
         self._seen.add(real)
         with open(path, encoding="utf-8", errors="surrogateescape") as f:
             lines = parse_text(f.read())
-        config = ConfigFile(path, lines)
+        config = ConfigFile(path, lines, outer, at)
         self.files.append(config)
         for line in lines:
             if line.kind != "directive":
@@ -159,9 +162,9 @@ class ConfigReader:
             elif line.key == "define" and line.args:
                 self.defines[line.args[0]] = line.args[1] if len(line.args) > 1 else ""
             elif line.key in INCLUDE_DIRECTIVES and line.args:
-                self._include(config, line, depth)
+                self._include(config, line, depth, outer + line.scopes)
 
-    def _include(self, config: ConfigFile, line: Line, depth: int) -> None:
+    def _include(self, config: ConfigFile, line: Line, depth: int, scopes: tuple) -> None:
         optional = line.key == "includeoptional"
         pattern = self._expand(line.args[0])
         if "${" in pattern:
@@ -176,22 +179,22 @@ class ConfigReader:
                 self.problems.append(Problem(config.path, line.first,
                                              f"Include {line.args[0]}: no file matches"))
             for match in matches:
-                self._include_path(match, depth)
+                self._include_path(match, depth, scopes, (config.path, line.first))
         elif os.path.exists(pattern):
-            self._include_path(pattern, depth)
+            self._include_path(pattern, depth, scopes, (config.path, line.first))
         elif not optional:
             self.problems.append(Problem(config.path, line.first,
                                          f"Include {line.args[0]}: {pattern} does not exist"))
 
-    def _include_path(self, path: str, depth: int) -> None:
+    def _include_path(self, path: str, depth: int, scopes: tuple, at) -> None:
         if os.path.isdir(path):
             for root, dirs, names in os.walk(path):
                 dirs.sort()
                 for name in sorted(names):
-                    self._include_path(os.path.join(root, name), depth)
+                    self._include_path(os.path.join(root, name), depth, scopes, at)
             return
         try:
-            self._read_file(path, depth + 1)
+            self._read_file(path, depth + 1, scopes, at)
         except OSError as e:
             self.problems.append(Problem(path, 0, f"cannot read: {e.strerror}"))
 

@@ -52,9 +52,10 @@ def _directive(name: str, args: list[str]) -> str:
     return " ".join([name] + [_q(a) for a in args])
 
 
-def _context(line: Line) -> str:
-    """'dir', 'proxy', 'vhost' or 'server' for the innermost section that matters."""
-    for name, _ in reversed(line.scopes):
+def _context(line: Line, outer: tuple = ()) -> str:
+    """'dir', 'proxy', 'vhost' or 'server' for the innermost section that matters (outer: the
+    sections around the Include that read the line's file)."""
+    for name, _ in reversed(outer + line.scopes):
         low = name.lower()
         if low in DIR_SECTIONS:
             return "dir"
@@ -121,6 +122,7 @@ class Converter:
         return results
 
     def _convert_file(self, config: ConfigFile) -> FileResult:
+        self._file = config
         scopes = self._collect_scopes(config)
         ssl_vhosts = self._ssl_vhosts(config)
         out: list[str] = []
@@ -259,9 +261,22 @@ class Converter:
 
     def _d_sslengine(self, path, line, scope):
         value = line.args[0].lower() if line.args else ""
-        context = _context(line)
+        context = _context(line, self._file.outer_scopes)
         if value == "on":
             self.saw_ssl_engine = True
+            if context == "vhost" and not any(n.lower() == "virtualhost"
+                                              for n, _ in line.scopes):
+                # The <VirtualHost> is in the file whose Include read this one.
+                vhost_args = next(a for n, a in reversed(self._file.outer_scopes)
+                                  if n.lower() == "virtualhost")
+                engines = [e for e in (engine_address(a)[0] for a in vhost_args) if e]
+                where = "%s:%d" % self._file.included_at
+                self._check(path, line, f"the <VirtualHost {' '.join(vhost_args)}> around the "
+                            f"Include at {where} needs "
+                            + ", ".join(f"'TLSEngine {e}'" for e in engines)
+                            + " before it (server context)")
+                return [f"{line.indent}# tls-migrate: was {line.text}: add TLSEngine before the "
+                        f"<VirtualHost> around the Include at {where}"]
             if context == "vhost":
                 return [f"{line.indent}# tls-migrate: was {line.text}: "
                         "see TLSEngine before <VirtualHost>"]
@@ -435,7 +450,7 @@ class Converter:
 
     def _d_sslverifyclient(self, path, line, scope):
         value = line.args[0].lower() if line.args else ""
-        if _context(line) == "dir":
+        if _context(line, self._file.outer_scopes) == "dir":
             return self._none(path, line, "mod_tls asks for client certificates in the handshake "
                               "only (no renegotiation per directory): set TLSClientCertificate "
                               "optional on the virtual host and check SSL_CLIENT_VERIFY with "
@@ -456,7 +471,7 @@ class Converter:
         return self._replace(line, [_directive("TLSClientCRL", line.args)])
 
     def _d_sslusername(self, path, line, scope):
-        if _context(line) == "dir":
+        if _context(line, self._file.outer_scopes) == "dir":
             return self._none(path, line, "TLSUserName is set per virtual host: move it there")
         return self._replace(line, [_directive("TLSUserName", line.args)])
 
