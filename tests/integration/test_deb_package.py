@@ -18,6 +18,7 @@ import re
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -39,6 +40,8 @@ PACKAGED_FILES = [Path("/usr/lib/apache2/modules/mod_tls.so"),
                   Path("/etc/apache2/sites-available/default-tls.conf"),
                   Path("/usr/bin/tls-migrate"),
                   Path("/usr/share/doc/libapache2-mod-tls/README.md")]
+
+PAGE = "served by the packaged mod_tls\n"
 
 pytestmark = [
     pytest.mark.slow,
@@ -77,7 +80,8 @@ def sources_newer_than(path: Path) -> bool:
         for p in (REPO / top).rglob("*"):
             if p.is_file() and p.stat().st_mtime > built:
                 return True
-    return any((REPO / f).stat().st_mtime > built for f in ("CMakeLists.txt", "Makefile"))
+    return any((REPO / f).stat().st_mtime > built
+               for f in ("CMakeLists.txt", "Makefile", "scripts/build-deb.sh"))
 
 
 def package_deb() -> Path:
@@ -140,14 +144,15 @@ def stop_instance() -> None:
     os.kill(pid, signal.SIGKILL)
 
 
-def make_instance(port: int, cred) -> None:
+def make_instance(port: int, cred, docroot: Path) -> None:
     """/etc/apache2-<instance> from the installed /etc/apache2, on 127.0.0.1:port only."""
     shutil.copytree("/etc/apache2", CONFDIR, symlinks=True)
     Path(f"/var/log/apache2-{INSTANCE}").mkdir(mode=0o750, exist_ok=True)
     # No port 80 and no system-wide ports: only what the TLS site opens.
     (CONFDIR / "ports.conf").write_text("# the package test's instance: see default-tls.conf\n")
     with open(CONFDIR / "apache2.conf", "a") as f:
-        f.write("\nServerName localhost\n")
+        f.write(f"\nServerName localhost\n<Directory {docroot}>\n    Require all granted\n"
+                "</Directory>\n")
     env = instance_env()
     for site in os.listdir(CONFDIR / "sites-enabled"):
         run(["a2dissite", "-q", site.removesuffix(".conf")], env=env)
@@ -160,7 +165,8 @@ def make_instance(port: int, cred) -> None:
                      (r"TLSEngine 443\b", f"TLSEngine 127.0.0.1:{port}"),
                      (r"<VirtualHost \*:443>", f"<VirtualHost *:{port}>"),
                      (r"/etc/ssl/certs/ssl-cert-snakeoil\.pem", str(cred.cert)),
-                     (r"/etc/ssl/private/ssl-cert-snakeoil\.key", str(cred.key))):
+                     (r"/etc/ssl/private/ssl-cert-snakeoil\.key", str(cred.key)),
+                     (r"DocumentRoot /var/www/html", f"DocumentRoot {docroot}")):
         text, n = re.subn(old, new, text)
         assert n == 1, f"default-tls.conf has no single '{old}'"
     site.write_text(text)
@@ -179,6 +185,7 @@ def test_deb_installs_serves_tls13_and_purges(pki, exclusive):
     deb = package_deb()
     etc_before = snapshot(Path("/etc/apache2"))
     port = apache_mod.free_port()
+    docroot = None
     try:
         stop_instance()
         for d in INSTANCE_DIRS:
@@ -193,7 +200,11 @@ def test_deb_installs_serves_tls13_and_purges(pki, exclusive):
         migrated = run(["tls-migrate", str(REPO / "tests/tools/fixtures/debian/apache2.conf")])
         assert "TLSEngine 443" in migrated.stdout
 
-        make_instance(port, pki.leaves["p256"])
+        docroot = Path(tempfile.mkdtemp(prefix="modtls-pkgtest-", dir="/tmp"))
+        os.chmod(docroot, 0o755)
+        (docroot / "index.html").write_text(PAGE)
+        os.chmod(docroot / "index.html", 0o644)
+        make_instance(port, pki.leaves["p256"], docroot)
         env = instance_env()
         run(["a2enmod", "tls"], env=env)
         run(["a2ensite", "default-tls"], env=env)
@@ -208,12 +219,12 @@ def test_deb_installs_serves_tls13_and_purges(pki, exclusive):
 
         body, trace = fetch_tls13(port, pki.root_ca)
         assert body.endswith("status=200"), f"{body[-300:]}\n{trace[-2000:]}"
-        assert "Apache2 Debian Default Page" in body or "<html" in body.lower()
+        assert body.startswith(PAGE)
         assert re.search(r"SSL connection using TLSv1\.3", trace), trace[-2000:]
         stop_instance()
     finally:
         stop_instance()
-        for d in INSTANCE_DIRS:
+        for d in INSTANCE_DIRS + ([docroot] if docroot else []):
             shutil.rmtree(d, ignore_errors=True)
         purge = run(["dpkg", "--purge", PACKAGE], timeout=300, check=False)
     assert purge.returncode == 0, purge.stdout + purge.stderr
