@@ -8,9 +8,14 @@ CARGO      = $(shell test -x /usr/bin/cargo && echo /usr/bin/cargo || command -v
 PYTHON    := /usr/bin/python3
 JOBS      ?= $(shell nproc)
 
-CMAKE_FLAGS = -DMOD_TLS_SANITIZE=$(if $(filter 1,$(SANITIZE)),ON,OFF)
+# `make install` target layout (Debian's): PREFIX=/usr puts the module in /usr/lib/apache2/modules;
+# DESTDIR=... stages the install elsewhere. The a2enmod files always go to /etc/apache2.
+PREFIX    ?= /usr
 
-.PHONY: all setup build test unit-test rust-test integration-test asan-test run stop bench clean
+CMAKE_FLAGS = -DMOD_TLS_SANITIZE=$(if $(filter 1,$(SANITIZE)),ON,OFF) -DCMAKE_INSTALL_PREFIX=$(PREFIX)
+
+.PHONY: all setup build test unit-test rust-test integration-test tools-test asan-test run stop bench \
+        install deb clean
 
 all: build
 
@@ -31,7 +36,11 @@ rust-test: setup
 integration-test: build
 	MOD_TLS_SO=$(abspath $(BUILD_DIR))/mod_tls.so $(PYTHON) -m pytest -q tests/integration $(PYTEST_ARGS)
 
-test: unit-test rust-test integration-test
+# tls-migrate's tests: pure input -> output checks, no Apache needed.
+tools-test:
+	$(PYTHON) -m pytest -q tests/tools $(TOOLS_PYTEST_ARGS)
+
+test: unit-test rust-test tools-test integration-test
 
 # The integration suite against the module built with AddressSanitizer + UBSan.
 asan-test:
@@ -51,6 +60,17 @@ stop:
 bench: build
 	$(PYTHON) bench/run.py --module $(abspath $(BUILD_DIR))/mod_tls.so \
 	  $(if $(filter 1,$(QUICK)),--quick) $(BENCH_ARGS)
+
+# Installs the module, tls.load/tls.conf (mods-available), the default-tls sample site
+# (sites-available), tls-migrate ($(PREFIX)/bin) and docs/ into Debian's layout; DESTDIR-aware.
+install: build
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD_DIR)
+
+# The Debian package libapache2-mod-tls, built by dpkg-buildpackage (debhelper + dh_apache2) from a
+# copy of the tree under $(BUILD_DIR)/deb (so the checkout stays clean); the .deb lands in
+# $(BUILD_DIR)/ and lintian checks it (errors fail the build).
+deb: setup
+	@scripts/build-deb.sh $(abspath $(BUILD_DIR))
 
 clean:
 	rm -rf build build-asan

@@ -1,0 +1,5 @@
+"""tls-migrate's tests import its package from tools/ (as the installed script does)."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
