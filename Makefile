@@ -7,6 +7,8 @@ SANITIZE  ?= 0
 CARGO      = $(shell test -x /usr/bin/cargo && echo /usr/bin/cargo || command -v cargo)
 PYTHON    := /usr/bin/python3
 JOBS      ?= $(shell nproc)
+# Integration test selection: TESTS=tests/integration/test_x.py runs one file; PYTEST_ARGS adds options.
+TESTS     ?= tests/integration
 
 # `make install` target layout (Debian's): PREFIX=/usr puts the module in /usr/lib/apache2/modules;
 # DESTDIR=... stages the install elsewhere. The a2enmod files always go to /etc/apache2.
@@ -34,7 +36,7 @@ rust-test: setup
 	cd bridge && $(CARGO) test --offline --target-dir $(abspath $(BUILD_DIR))/cargo-test
 
 integration-test: build
-	MOD_TLS_SO=$(abspath $(BUILD_DIR))/mod_tls.so $(PYTHON) -m pytest -q tests/integration $(PYTEST_ARGS)
+	MOD_TLS_SO=$(abspath $(BUILD_DIR))/mod_tls.so $(PYTHON) -m pytest -q $(TESTS) $(PYTEST_ARGS)
 
 # tls-migrate's tests: pure input -> output checks, no Apache needed.
 tools-test:
@@ -46,7 +48,7 @@ test: unit-test rust-test tools-test integration-test
 asan-test:
 	$(MAKE) BUILD_DIR=build-asan SANITIZE=1 build
 	MOD_TLS_SO=$(abspath build-asan)/mod_tls.so MOD_TLS_SANITIZER=1 \
-	  $(PYTHON) -m pytest -q tests/integration $(PYTEST_ARGS)
+	  $(PYTHON) -m pytest -q $(TESTS) $(PYTEST_ARGS)
 
 run: build
 	@scripts/run.sh start $(abspath $(BUILD_DIR))
