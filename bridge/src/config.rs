@@ -25,6 +25,8 @@ pub struct tlsb_server_config_params {
     pub alpn: *const *const u8,
     pub alpn_lens: *const usize,
     pub alpn_len: usize,
+    /// NULL: no client certificates asked for (TLSClientCertificate none).
+    pub client_verifier: *const crate::client_verify::tlsb_client_verifier,
 }
 
 #[allow(non_camel_case_types)]
@@ -100,7 +102,7 @@ impl tlsb_server_config {
             .with_safe_default_kx_groups()
             .with_protocol_versions(&versions)
             .map_err(|e| Failure::new(TLSB_ERR_CONFIG, format!("the TLS configuration is unusable: {}", e)))?
-            .with_no_client_auth()
+            .with_client_cert_verifier(client_verifier(p.client_verifier))
             .with_cert_resolver(Arc::new(resolver));
         base.ignore_client_order = p.honor_client_order == 0;
         // Last, so that it wraps whatever session store and ticketer the config uses.
@@ -116,6 +118,14 @@ impl tlsb_server_config {
             .collect();
         Ok(tlsb_server_config { base: Arc::new(base), by_alpn, poisoned: AtomicBool::new(false) })
     }
+}
+
+fn client_verifier(v: *const crate::client_verify::tlsb_client_verifier) -> Arc<dyn rustls::server::ClientCertVerifier> {
+    if v.is_null() {
+        return rustls::server::NoClientAuth::new();
+    }
+    // SAFETY: non-NULL verifier handles come from tlsb_client_verifier_new and are alive.
+    unsafe { &*v }.build()
 }
 
 fn version(v: u16) -> Res<&'static SupportedProtocolVersion> {

@@ -221,7 +221,9 @@ impl tlsb_conn {
             Ok(_) => Ok(TLSB_OK),
             Err(e) => {
                 let phase = if handshaking { "handshake failed" } else { "TLS error" };
-                Err(self.fail(tls_failure(phase, &e), false))
+                let mut f = tls_failure(phase, &e);
+                crate::client_verify::settle_alert(c, &e, &mut f, &mut self.out);
+                Err(self.fail(f, false))
             }
         }
     }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "apache/includes.h"
+#include "config/client_auth.h"
 #include "config/engine_address.h"
 #include "rustls/server_config.h"
 
@@ -26,6 +27,9 @@ struct HostTls {
     std::vector<uint16_t> versions;              // enabled protocol versions
     std::vector<uint16_t> cipher_suites;         // enabled suites, in preference order
     bool strict_sni = true;
+    ClientCertMode client_cert_mode = ClientCertMode::kNone;
+    std::string user_name;             // TLSUserName: the variable naming the request's user
+    std::string client_auth_identity;  // see CompiledClientAuth::identity
 
     // Whether a connection this host did not handshake may still serve its requests: same
     // certificates, and the negotiated protocol and cipher are ones this host allows.

@@ -18,5 +18,6 @@ using BridgeHandle = std::unique_ptr<T, BridgeDeleter<T, Free>>;
 using CertifiedKeyHandle = BridgeHandle<tlsb_certified_key, tlsb_certified_key_free>;
 using ServerConfigHandle = BridgeHandle<tlsb_server_config, tlsb_server_config_free>;
 using ConnectionHandle = BridgeHandle<tlsb_conn, tlsb_conn_free>;
+using ClientVerifierHandle = BridgeHandle<tlsb_client_verifier, tlsb_client_verifier_free>;
 
 }  // namespace tls
