@@ -22,6 +22,7 @@ pub const CERTIFICATE_REVOKED: u8 = 44;
 pub const CERTIFICATE_EXPIRED: u8 = 45;
 pub const CERTIFICATE_UNKNOWN: u8 = 46;
 pub const UNKNOWN_CA: u8 = 48;
+pub const ACCESS_DENIED: u8 = 49;
 
 // Phrases of the reasons below; alert_of() maps them back to alerts.
 const REVOKED: &str = "has been revoked";
@@ -224,6 +225,16 @@ pub fn settle_alert(conn: &mut rustls::ServerConnection, e: &Error, f: &mut Fail
             Some(a) => a,
             None => return,
         },
+        // Our verifier words every chain failure itself, so these come from the client's
+        // CertificateVerify; rustls answers them with access_denied.
+        Error::InvalidCertificateSignature | Error::InvalidCertificateSignatureType => {
+            f.alert_sent = Some(ACCESS_DENIED);
+            f.message = "handshake failed: the client's signature (CertificateVerify) does not \
+                         verify with its certificate's key: it does not hold that certificate's \
+                         private key"
+                .to_string();
+            return;
+        }
         _ => return,
     };
     f.alert_sent = Some(HANDSHAKE_FAILURE);
