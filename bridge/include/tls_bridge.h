@@ -98,8 +98,10 @@ typedef struct tlsb_client_verifier tlsb_client_verifier;
 /* Trust anchors for client certificates from a PEM file's bytes (at least one certificate).
  * A presented certificate must chain to one of them and be within its validity period; otherwise
  * the handshake fails (error message names the reason; alert_sent says which alert the client
- * got: TLS 1.2 gets unknown_ca / certificate_expired / certificate_revoked / bad_certificate;
- * TLS 1.3 gets handshake_failure, which is what rustls 0.20 sends there). */
+ * got: unknown_ca / certificate_expired / certificate_revoked / certificate_unknown (CRL out of
+ * date) / bad_certificate, access_denied for a bad CertificateVerify, certificate_required for
+ * none. rustls 0.20 sends handshake_failure for all verifier refusals; the bridge rewrites it, in
+ * TLS 1.3 by re-encrypting it with the secrets rustls's key log gave it for that handshake). */
 tlsb_result tlsb_client_verifier_new(uint32_t mode, const uint8_t *ca_pem, size_t ca_len,
                                      tlsb_client_verifier **out, tlsb_error *err);
 /* Adds the CRLs of one file (PEM "X509 CRL" blocks or one DER CRL). Each CRL's signature must

@@ -218,8 +218,15 @@ impl ClientCertVerifier for ClientAuth {
 /// rustls 0.20 answers every refused client certificate with handshake_failure. Under TLS 1.2
 /// that alert is still a plaintext record (the client's Certificate precedes its
 /// ChangeCipherSpec), so the bridge rewrites it to the alert that says why; under TLS 1.3 it is
-/// encrypted and stays as rustls wrote it. Either way `f.alert_sent` tells what went out.
-pub fn settle_alert(conn: &mut rustls::ServerConnection, e: &Error, f: &mut Failure, out: &mut Vec<u8>) {
+/// encrypted and tls13_alert.rs re-seals it (given the handshake's logged secrets). Should that
+/// not succeed, rustls's alert goes out unchanged. Either way `f.alert_sent` tells what went out.
+pub fn settle_alert(
+    conn: &mut rustls::ServerConnection,
+    e: &Error,
+    f: &mut Failure,
+    out: &mut Vec<u8>,
+    secrets_key: Option<&[u8]>,
+) {
     let desired = match e {
         Error::InvalidCertificateData(why) => match alert_of(why) {
             Some(a) => a,
@@ -238,9 +245,8 @@ pub fn settle_alert(conn: &mut rustls::ServerConnection, e: &Error, f: &mut Fail
         _ => return,
     };
     f.alert_sent = Some(HANDSHAKE_FAILURE);
-    if conn.protocol_version() != Some(rustls::ProtocolVersion::TLSv1_2) {
-        return;
-    }
+    let tls12 = conn.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_2);
+    let suite = conn.negotiated_cipher_suite().map(|s| s.suite());
     let mut pending = Vec::new();
     while conn.wants_write() {
         match conn.write_tls(&mut pending) {
@@ -249,7 +255,13 @@ pub fn settle_alert(conn: &mut rustls::ServerConnection, e: &Error, f: &mut Fail
         }
     }
     let plain_alert = fatal_alert_record(HANDSHAKE_FAILURE);
-    if pending.ends_with(&plain_alert) {
+    if !tls12 {
+        if let (Some(key), Some(suite)) = (secrets_key, suite) {
+            if crate::tls13_alert::rewrite(&mut pending, key, suite, HANDSHAKE_FAILURE, desired) {
+                f.alert_sent = Some(desired);
+            }
+        }
+    } else if pending.ends_with(&plain_alert) {
         let at = pending.len() - 1;
         pending[at] = desired;
         f.alert_sent = Some(desired);

@@ -35,6 +35,8 @@ pub struct tlsb_server_config {
     base: Arc<ServerConfig>,
     /// One config per ALPN protocol, each offering only that protocol.
     by_alpn: Vec<(Vec<u8>, Arc<ServerConfig>)>,
+    /// Client certificates are verified (the TLS 1.3 write secrets are logged: tls13_alert.rs).
+    pub client_auth: bool,
     poisoned: AtomicBool,
 }
 
@@ -105,6 +107,10 @@ impl tlsb_server_config {
             .with_client_cert_verifier(client_verifier(p.client_verifier))
             .with_cert_resolver(Arc::new(resolver));
         base.ignore_client_order = p.honor_client_order == 0;
+        let client_auth = !p.client_verifier.is_null();
+        if client_auth {
+            base.key_log = Arc::new(crate::tls13_alert::ServerSecrets);
+        }
         // Last, so that it wraps whatever session store and ticketer the config uses.
         crate::observe::instrument(&mut base);
 
@@ -116,7 +122,7 @@ impl tlsb_server_config {
                 (proto, Arc::new(c))
             })
             .collect();
-        Ok(tlsb_server_config { base: Arc::new(base), by_alpn, poisoned: AtomicBool::new(false) })
+        Ok(tlsb_server_config { base: Arc::new(base), by_alpn, client_auth, poisoned: AtomicBool::new(false) })
     }
 }
 

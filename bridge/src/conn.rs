@@ -64,7 +64,19 @@ pub struct tlsb_conn {
     resumed: bool,
     /// The certified key the resolver chose: the certificate chain sent.
     server_key: Option<Arc<CertifiedKey>>,
+    /// The ClientHello's random, while the handshake's TLS 1.3 secrets are logged
+    /// (configs verifying client certificates: tls13_alert.rs).
+    secrets_key: Option<Vec<u8>>,
+    client_random: Option<Vec<u8>>,
     poisoned: AtomicBool,
+}
+
+impl Drop for tlsb_conn {
+    fn drop(&mut self) {
+        if let Some(k) = self.secrets_key.take() {
+            crate::tls13_alert::forget(&k);
+        }
+    }
 }
 
 impl Handle for tlsb_conn {
@@ -94,6 +106,8 @@ impl tlsb_conn {
             close_notify_sent: false,
             resumed: false,
             server_key: None,
+            secrets_key: None,
+            client_random: None,
             poisoned: AtomicBool::new(false),
         }
     }
@@ -174,6 +188,7 @@ impl tlsb_conn {
                     suites: ch.cipher_suites().iter().map(|s| s.get_u16()).collect(),
                 });
                 self.state = State::HelloReady(Box::new(acc));
+                self.client_random = crate::tls13_alert::client_random(&self.first);
                 self.first = Vec::new();
                 Ok(TLSB_HELLO_READY)
             }
@@ -215,6 +230,12 @@ impl tlsb_conn {
             _ => return Err(Failure::invalid("not connected")),
         };
         match processed {
+            Ok(_) if !c.is_handshaking() && self.secrets_key.is_some() => {
+                if let Some(k) = self.secrets_key.take() {
+                    crate::tls13_alert::forget(&k);
+                }
+                Ok(TLSB_OK)
+            }
             Ok(_) if eof && c.is_handshaking() => {
                 Err(self.fail(Failure::new(TLSB_ERR_TLS, "connection closed during the handshake"), false))
             }
@@ -222,7 +243,11 @@ impl tlsb_conn {
             Err(e) => {
                 let phase = if handshaking { "handshake failed" } else { "TLS error" };
                 let mut f = tls_failure(phase, &e);
-                crate::client_verify::settle_alert(c, &e, &mut f, &mut self.out);
+                let secrets = self.secrets_key.take();
+                crate::client_verify::settle_alert(c, &e, &mut f, &mut self.out, secrets.as_deref());
+                if let Some(k) = secrets {
+                    crate::tls13_alert::forget(&k);
+                }
                 Err(self.fail(f, false))
             }
         }
@@ -265,6 +290,9 @@ impl tlsb_conn {
             State::HelloReady(acc) => acc,
             _ => unreachable!("checked above"),
         };
+        if config.client_auth {
+            self.secrets_key = self.client_random.clone();
+        }
         let (conn, seen) = observe(|| acc.into_connection(cfg));
         self.note(seen);
         let mut conn = match conn {
@@ -402,6 +430,11 @@ impl tlsb_conn {
             State::Connected(c) => Some(c),
             _ => None,
         }
+    }
+
+    #[cfg(test)]
+    pub fn client_random(&self) -> Option<&[u8]> {
+        self.client_random.as_deref()
     }
 
     pub fn hello_sni(&self) -> Res<&[u8]> {

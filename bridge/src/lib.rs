@@ -19,6 +19,7 @@ mod names;
 mod observe;
 mod sni_probe;
 mod suite_bits;
+mod tls13_alert;
 
 #[cfg(test)]
 mod tests;

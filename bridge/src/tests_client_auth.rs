@@ -51,13 +51,18 @@ fn config_with(v: &Verifier, k: &Key) -> Config {
 }
 
 /// A rustls client presenting `cert` with `key` (None: no certificate).
-fn client_with(version: &'static SupportedProtocolVersion, cred: Option<(&str, &str)>) -> ClientConnection {
+fn client_with(
+    version: &'static SupportedProtocolVersion,
+    suites: &[SupportedCipherSuite],
+    cred: Option<(&str, &str)>,
+) -> ClientConnection {
     let mut roots = RootCertStore::empty();
     for c in der_certs("ca.crt") {
         roots.add(&Certificate(c)).unwrap();
     }
+    let suites = if suites.is_empty() { rustls::DEFAULT_CIPHER_SUITES } else { suites };
     let builder = ClientConfig::builder()
-        .with_safe_default_cipher_suites()
+        .with_cipher_suites(suites)
         .with_safe_default_kx_groups()
         .with_protocol_versions(&[version])
         .unwrap()
@@ -74,11 +79,19 @@ fn client_with(version: &'static SupportedProtocolVersion, cred: Option<(&str, &
 }
 
 fn run(mode: u32, crls: &[&str], version: &'static SupportedProtocolVersion, cred: Option<(&str, &str)>) -> Pair {
+    run_client(mode, crls, client_with(version, &[], cred))
+}
+
+fn run_with_suite(mode: u32, crls: &[&str], suite: SupportedCipherSuite, cred: Option<(&str, &str)>) -> Pair {
+    run_client(mode, crls, client_with(V13, &[suite], cred))
+}
+
+fn run_client(mode: u32, crls: &[&str], client: ClientConnection) -> Pair {
     let k = load("ecdsa-p256.crt", "ecdsa-p256.key");
     let v = verifier(mode, crls);
     let cfg = config_with(&v, &k);
     drop(v); // the config keeps what it needs
-    let mut p = Pair::new(client_with(version, cred), select(&cfg, b""));
+    let mut p = Pair::new(client, select(&cfg, b""));
     p.pump();
     // Keep the config alive as long as the pair's hook may use it.
     std::mem::forget(cfg);
@@ -106,6 +119,27 @@ fn good_certificate_is_accepted_and_visible() {
 }
 
 #[test]
+fn logged_secrets_are_dropped_when_the_handshake_ends() {
+    for (cred, mode) in [(Some(ALICE), MODE_REQUIRED), (Some(BOB), MODE_REQUIRED), (None, MODE_OPTIONAL), (None, MODE_REQUIRED)] {
+        let p = run(mode, &["client-crl.pem"], V13, cred);
+        let random = unsafe { &*p.server }.client_random().expect("client random").to_vec();
+        assert_eq!(random.len(), 32);
+        assert!(!crate::tls13_alert::holds(&random));
+    }
+    // A connection freed mid-handshake drops them too.
+    let k = load("ecdsa-p256.crt", "ecdsa-p256.key");
+    let v = verifier(MODE_REQUIRED, &[]);
+    let cfg = config_with(&v, &k);
+    let mut p = Pair::new(client_with(V13, &[], Some(ALICE)), select(&cfg, b""));
+    let hello = p.client_output();
+    p.feed_server(&hello);
+    let random = unsafe { &*p.server }.client_random().expect("client random").to_vec();
+    assert!(crate::tls13_alert::holds(&random));
+    drop(p);
+    assert!(!crate::tls13_alert::holds(&random));
+}
+
+#[test]
 fn optional_without_certificate_proceeds_required_refuses() {
     for v in [V12, V13] {
         let p = run(MODE_OPTIONAL, &[], v, None);
@@ -127,11 +161,18 @@ fn revoked_certificate_is_refused_with_certificate_revoked() {
     assert_eq!(e.alert_sent, 44);
     // The client got that alert (the bridge rewrote rustls's handshake_failure).
     assert_eq!(p.client_err, Some(rustls::Error::AlertReceived(rustls::AlertDescription::CertificateRevoked)));
-    // TLS 1.3: the alert is encrypted; rustls 0.20's handshake_failure goes out, and is reported.
-    let p = run(MODE_REQUIRED, &["client-crl.pem"], V13, Some(BOB));
-    let e = p.server_err.clone().expect("refused");
-    assert!(e.message.contains("has been revoked"), "{}", e.message);
-    assert_eq!(e.alert_sent, 40);
+    // TLS 1.3: the encrypted alert is re-sealed with the right description.
+    for suite in [
+        &rustls::cipher_suite::TLS13_AES_128_GCM_SHA256,
+        &rustls::cipher_suite::TLS13_AES_256_GCM_SHA384,
+        &rustls::cipher_suite::TLS13_CHACHA20_POLY1305_SHA256,
+    ] {
+        let p = run_with_suite(MODE_REQUIRED, &["client-crl.pem"], *suite, Some(BOB));
+        let e = p.server_err.clone().expect("refused");
+        assert!(e.message.contains("has been revoked"), "{}", e.message);
+        assert_eq!(e.alert_sent, 44);
+        assert_eq!(p.client_err, Some(rustls::Error::AlertReceived(rustls::AlertDescription::CertificateRevoked)));
+    }
     // Without the CRL, bob is fine.
     assert!(run(MODE_REQUIRED, &[], V13, Some(BOB)).server_err.is_none());
 }
