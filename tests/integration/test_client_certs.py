@@ -365,3 +365,26 @@ def test_bad_client_ca_file_is_a_syntax_error(apache_factory, pki):
     text = res.combined + a.error_log()
     assert "TLSClientCA" in text and "no PEM certificate" in text, text
     assert apache.mentions_location(text, a.conf_path, a.line_of("TLSClientCA")), text
+
+
+# -- resumption ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("version", ["TLSv1.2", "TLSv1.3"])
+def test_resumed_session_keeps_the_client_certificate(srv, pki, cpki, version):
+    import ssl
+    v = getattr(ssl.TLSVersion, version.replace(".", "_"))
+    ctx = clients.context(pki.root_ca, min_version=v, max_version=v)
+    ctx.load_cert_chain(str(cpki["alice"].cert), str(cpki["alice"].key))
+    with clients.tls_open(srv["port"], ctx, REQ) as s:
+        first = clients.http_request(s, REQ, "/cgi-bin/env.py")
+        session = s.session
+    assert first.status == 200
+    raw = __import__("socket").create_connection(("127.0.0.1", srv["port"]), timeout=20)
+    with ctx.wrap_socket(raw, server_hostname=REQ, session=session) as s:
+        again = clients.http_request(s, REQ, "/cgi-bin/env.py")
+        assert s.session_reused
+    env = json.loads(again.body)
+    assert env["SSL_SESSION_RESUMED"] == "Resumed"
+    assert env["SSL_CLIENT_VERIFY"] == "SUCCESS"
+    assert env["SSL_CLIENT_S_DN_CN"] == "alice"
+    assert env["REMOTE_USER"] == "alice"
