@@ -70,7 +70,7 @@ def _run(*args):
 class ClientCA:
     """A CA directory driven by `openssl ca`."""
 
-    def __init__(self, d: Path, cn: str):
+    def __init__(self, d: Path, cn: str, issuer: "ClientCA | None" = None):
         self.d = d
         d.mkdir(parents=True)
         os.chmod(d, 0o755)
@@ -81,10 +81,24 @@ class ClientCA:
         self.cnf = d / "openssl.cnf"
         self.cnf.write_text(OPENSSL_CNF.format(d=d))
         self.key, self.cert = d / "ca.key", d / "ca.crt"
-        _run("openssl", "req", "-x509", "-new", "-newkey", "ec", "-pkeyopt",
-             "ec_paramgen_curve:P-256", "-nodes", "-keyout", str(self.key), "-out", str(self.cert),
-             "-subj", f"/O=mod_tls client tests/CN={cn}", "-days", "30", "-config", str(self.cnf),
-             "-extensions", "v3_ca")
+        subj = f"/O=mod_tls client tests/CN={cn}"
+        if issuer is None:
+            _run("openssl", "req", "-x509", "-new", "-newkey", "ec", "-pkeyopt",
+                 "ec_paramgen_curve:P-256", "-nodes", "-keyout", str(self.key), "-out",
+                 str(self.cert), "-subj", subj, "-days", "30", "-config", str(self.cnf),
+                 "-extensions", "v3_ca")
+        else:
+            csr = d / "ca.csr"
+            _run("openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                 "-nodes", "-keyout", str(self.key), "-out", str(csr), "-subj", subj,
+                 "-config", str(self.cnf))
+            _run("openssl", "ca", "-batch", "-notext", "-config", str(issuer.cnf), "-extensions",
+                 "v3_ca", "-in", str(csr), "-out", str(self.cert))
+
+    def sub_ca(self, name: str, cn: str) -> "ClientCA":
+        """An intermediate CA issued by this CA, as a CA directory of its own."""
+        sub = ClientCA(self.d.parent / name, cn, issuer=self)
+        return sub
 
     def issue(self, name: str, cn: str, *, expired: bool = False) -> pki_mod.Credential:
         key, csr, crt = self.d / f"{name}.key", self.d / f"{name}.csr", self.d / f"{name}.crt"
@@ -135,6 +149,14 @@ def cpki(pki):
         "expired": ca.issue("expired", "old-timer", expired=True),
         "mallory": other.issue("mallory", "mallory"),
     }
+    # dave: issued by an intermediate CA; the client sends leaf + intermediate
+    sub = ca.sub_ca("sub", "Client Sub CA")
+    dave = sub.issue("dave", "dave")
+    chained = sub.d / "dave-chain.crt"
+    chained.write_bytes(dave.cert.read_bytes() + sub.cert.read_bytes())
+    os.chmod(chained, 0o644)
+    creds["dave"] = pki_mod.Credential(cert=chained, key=dave.key, subject_cn="dave")
+    creds["sub_ca"] = sub.cert
     ca.revoke(creds["bob"])
     crl = ca.gencrl("crl.pem")
     der_crl = ca.d / "crl.der"
@@ -269,6 +291,16 @@ def test_wrong_key_is_refused_by_the_client_tools(srv, pki, cpki):
     assert r.returncode != 0
 
 
+def test_client_chain_through_an_intermediate(srv, pki, cpki):
+    env = env_of(get(srv, pki, REQ, "/cgi-bin/env.py", cpki["dave"]))
+    assert env["SSL_CLIENT_VERIFY"] == "SUCCESS"
+    assert env["SSL_CLIENT_S_DN_CN"] == "dave"
+    assert env["SSL_CLIENT_I_DN_CN"] == "Client Sub CA"
+    sub = x509.load_pem_x509_certificate(cpki["sub_ca"].read_bytes())
+    assert x509.load_pem_x509_certificate(env["SSL_CLIENT_CHAIN_0"].encode()) == sub
+    assert "SSL_CLIENT_CHAIN_1" not in env
+
+
 def test_require_expr_on_subject(srv, pki, cpki):
     assert get(srv, pki, REQ, "/alice-only", cpki["alice"]).wo("code") == ["200"]
     assert get(srv, pki, REQ, "/alice-only", cpki["carol"]).wo("code") == ["403"]
@@ -329,6 +361,28 @@ def test_request_for_client_auth_host_on_other_hosts_connection_is_misdirected(s
 
 
 # -- configuration errors -------------------------------------------------------------------
+
+@pytest.mark.parametrize("arg,want", [("sometimes", "write required, optional or none")])
+def test_bad_client_certificate_mode_is_a_syntax_error(apache_factory, pki, arg, want):
+    port = apache.free_port()
+    a = apache_factory(apache.tls_site(port, pki.leaves["p256"],
+                                       extra=f"TLSClientCertificate {arg}"), start=False)
+    res = a.start(check=False)
+    text = res.combined + a.error_log()
+    assert want in text, text
+    assert apache.mentions_location(text, a.conf_path, a.line_of("TLSClientCertificate")), text
+
+
+def test_missing_crl_file_is_a_syntax_error(apache_factory, pki, cpki):
+    port = apache.free_port()
+    extra = (f"TLSClientCA {cpki['ca'].cert}\nTLSClientCertificate required\n"
+             f"TLSClientCRL {cpki['ca'].d}/no-such.crl")
+    a = apache_factory(apache.tls_site(port, pki.leaves["p256"], extra=extra), start=False)
+    res = a.start(check=False)
+    text = res.combined + a.error_log()
+    assert "TLSClientCRL" in text and "no-such.crl" in text, text
+    assert apache.mentions_location(text, a.conf_path, a.line_of("TLSClientCRL")), text
+
 
 @pytest.mark.parametrize("case", ["other_ca_crl", "expired_crl", "no_ca"])
 def test_bad_client_auth_config_is_a_startup_error(apache_factory, pki, cpki, case):
