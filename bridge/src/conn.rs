@@ -291,7 +291,10 @@ impl tlsb_conn {
             _ => unreachable!("checked above"),
         };
         if config.client_auth {
-            self.secrets_key = self.client_random.clone();
+            if let Some(r) = &self.client_random {
+                crate::tls13_alert::register(r);
+                self.secrets_key = Some(r.clone());
+            }
         }
         let (conn, seen) = observe(|| acc.into_connection(cfg));
         self.note(seen);

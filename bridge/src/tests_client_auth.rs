@@ -140,6 +140,17 @@ fn logged_secrets_are_dropped_when_the_handshake_ends() {
 }
 
 #[test]
+fn secrets_of_unregistered_handshakes_are_not_kept() {
+    use rustls::KeyLog;
+    let random = [0xA5u8; 32];
+    crate::tls13_alert::ServerSecrets.log("SERVER_TRAFFIC_SECRET_0", &random, &[1u8; 32]);
+    assert!(!crate::tls13_alert::holds(&random));
+    // A ClientHello whose first record is too short to hold the random: none is read.
+    let hello = [0x16, 0x03, 0x01, 0x00, 0x10, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03];
+    assert!(crate::tls13_alert::client_random(&[&hello[..], &[0u8; 40][..]].concat()).is_none());
+}
+
+#[test]
 fn optional_without_certificate_proceeds_required_refuses() {
     for v in [V12, V13] {
         let p = run(MODE_OPTIONAL, &[], v, None);

@@ -4,7 +4,7 @@
 //! under TLS 1.3 that alert is encrypted (with the server's traffic key: rustls switches to it
 //! right after its Finished, before the client's Certificate arrives). Configs that verify
 //! client certificates therefore log the server's TLS 1.3 write secrets (rustls's KeyLog) into
-//! a table keyed by the ClientHello's random; when a certificate is refused, the bridge finds the
+//! a table keyed by the ClientHello's random (only for randoms their connection registered); when a certificate is refused, the bridge finds the
 //! alert record among the pending output by decrypting it, and seals the right alert in its
 //! place with the same key and sequence number. The secrets leave the table when the handshake
 //! ends (either way) or the connection is freed.
@@ -28,13 +28,25 @@ impl rustls::KeyLog for ServerSecrets {
         if !LABELS.contains(&label) {
             return;
         }
+        // Only for handshakes registered by their connection: whatever rustls logs for any other
+        // random (e.g. one the bridge could not read from a fragmented ClientHello) is not kept,
+        // so nothing stays in the table after the connection is gone.
         if let Ok(mut t) = SECRETS.lock() {
-            t.get_or_insert_with(HashMap::new).entry(client_random.to_vec()).or_default().push(secret.to_vec());
+            if let Some(v) = t.as_mut().and_then(|t| t.get_mut(client_random)) {
+                v.push(secret.to_vec());
+            }
         }
     }
 
     fn will_log(&self, label: &str) -> bool {
         LABELS.contains(&label)
+    }
+}
+
+/// Starts keeping the secrets rustls logs for the handshake with this ClientHello random.
+pub fn register(client_random: &[u8]) {
+    if let Ok(mut t) = SECRETS.lock() {
+        t.get_or_insert_with(HashMap::new).insert(client_random.to_vec(), Vec::new());
     }
 }
 
@@ -62,8 +74,13 @@ fn take(client_random: &[u8]) -> Vec<Vec<u8>> {
 
 /// The ClientHello's random from the first bytes of a connection (record header 5, handshake
 /// header 4, legacy_version 2, then 32 bytes of random).
+/// None when the first record is too short to hold it (a fragmented ClientHello).
 pub fn client_random(first: &[u8]) -> Option<Vec<u8>> {
     if first.first() != Some(&0x16) || first.get(5) != Some(&0x01) {
+        return None;
+    }
+    let record_len = usize::from(u16::from_be_bytes([*first.get(3)?, *first.get(4)?]));
+    if record_len < 4 + 2 + 32 {
         return None;
     }
     first.get(11..43).map(|r| r.to_vec())
