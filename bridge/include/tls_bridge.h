@@ -104,6 +104,30 @@ tlsb_result tlsb_certified_key_set_ocsp(const tlsb_certified_key *key, const uin
                                         size_t len);
 /* Length of the response stapled now (0: none). */
 size_t tlsb_certified_key_ocsp_len(const tlsb_certified_key *key);
+/* ---- client certificate verification (TLSClientCA / TLSClientCertificate / TLSClientCRL) -- */
+typedef struct tlsb_client_verifier tlsb_client_verifier;
+
+#define TLSB_CLIENT_AUTH_OPTIONAL 1u  /* ask; a client without a certificate proceeds */
+#define TLSB_CLIENT_AUTH_REQUIRED 2u  /* a client without a certificate fails the handshake */
+
+/* Trust anchors for client certificates from a PEM file's bytes (at least one certificate).
+ * A presented certificate must chain to one of them and be within its validity period; otherwise
+ * the handshake fails (error message names the reason; alert_sent says which alert the client
+ * got: unknown_ca / certificate_expired / certificate_revoked / certificate_unknown (CRL out of
+ * date) / bad_certificate, access_denied for a bad CertificateVerify, certificate_required for
+ * none. rustls 0.20 sends handshake_failure for all verifier refusals; the bridge rewrites it, in
+ * TLS 1.3 by re-encrypting it with the secrets rustls's key log gave it for that handshake). */
+tlsb_result tlsb_client_verifier_new(uint32_t mode, const uint8_t *ca_pem, size_t ca_len,
+                                     tlsb_client_verifier **out, tlsb_error *err);
+/* Adds the CRLs of one file (PEM "X509 CRL" blocks or one DER CRL). Each CRL's signature must
+ * verify with the TLSClientCA certificate named as its issuer, and `now` (seconds since the epoch)
+ * must not be past its nextUpdate: else TLSB_ERR_CONFIG and nothing of the file is added.
+ * *count = CRLs added. A CRL that passes its nextUpdate later, while the server runs, makes every
+ * certificate of that issuer be refused (certificate_unknown) until a fresh CRL is loaded. */
+tlsb_result tlsb_client_verifier_add_crls(tlsb_client_verifier *verifier, const uint8_t *data,
+                                          size_t len, int64_t now, size_t *count,
+                                          tlsb_error *err);
+void tlsb_client_verifier_free(tlsb_client_verifier *verifier);
 
 /* ---- server configs ---------------------------------------------------------------------- */
 typedef struct tlsb_server_config tlsb_server_config;
@@ -118,6 +142,9 @@ typedef struct tlsb_server_config_params {
     /* ALPN protocols a connection on this config may be told to select (tlsb_conn_select_config's
      * alpn must be one of these, or empty). Each is a length-prefixed-free plain byte string. */
     const uint8_t *const *alpn; const size_t *alpn_lens; size_t alpn_len;
+    /* NULL: no client certificate is asked for. Else its settings are copied into the config
+     * (the verifier may be freed afterwards). */
+    const tlsb_client_verifier *client_verifier;
 } tlsb_server_config_params;
 
 /* Builds an immutable, thread-safe server config. Built once at startup and shared by all

@@ -38,6 +38,9 @@ pub fn alert_for(e: &Error) -> Option<u8> {
         }
         Error::PeerMisbehavedError(_) => ILLEGAL_PARAMETER,
         Error::NoCertificatesPresented => CERTIFICATE_REQUIRED,
+        Error::InvalidCertificateData(why) if crate::client_verify::alert_of(why).is_some() => {
+            return crate::client_verify::alert_of(why)
+        }
         Error::InvalidCertificateEncoding
         | Error::InvalidCertificateSignatureType
         | Error::InvalidCertificateSignature
@@ -65,6 +68,13 @@ pub fn tls_failure(phase: &str, e: &Error) -> Failure {
         Error::General(why) if why.contains("no server certificate") => (
             None,
             format!("{}: no configured certificate suits the client (none can sign with a scheme it offers)", phase),
+        ),
+        Error::InvalidCertificateData(why) if crate::client_verify::alert_of(why).is_some() => {
+            (None, format!("{}: {}", phase, why))
+        }
+        Error::NoCertificatesPresented => (
+            None,
+            format!("{}: the client sent no certificate, but the host requires one (TLSClientCertificate required)", phase),
         ),
         _ => (None, format!("{}: {}", phase, e)),
     };

@@ -54,7 +54,7 @@ pub fn tag_cstr(tag: &str) -> *const std::os::raw::c_char {
 
 /// A UTCTime/GeneralizedTime as written in the certificate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Time {
+pub(crate) struct Time {
     utc: bool,
     year: i64, // full year as OpenSSL prints it (UTCTime: 50-99 -> 19xx, else 20xx)
     month: i64,
@@ -192,7 +192,7 @@ impl tlsb_cert_info {
 }
 
 /// The OID of an AlgorithmIdentifier.
-fn algorithm_oid(alg: Tlv, what: &str) -> Res<String> {
+pub(crate) fn algorithm_oid(alg: Tlv, what: &str) -> Res<String> {
     if !alg.is_universal(TAG_SEQUENCE) {
         return Err(malformed(what));
     }
@@ -231,7 +231,7 @@ fn algorithm_name(oid: &str) -> &'static str {
 }
 
 /// The attributes of a Name (SEQUENCE OF SET OF AttributeTypeAndValue), in DER order.
-fn name_attributes<'a>(name: Tlv<'a>, what: &str) -> Res<Vec<Attribute<'a>>> {
+pub(crate) fn name_attributes<'a>(name: Tlv<'a>, what: &str) -> Res<Vec<Attribute<'a>>> {
     if !name.is_universal(TAG_SEQUENCE) {
         return Err(malformed(what));
     }
@@ -335,7 +335,7 @@ fn digits(s: &[u8]) -> Option<i64> {
 }
 
 /// UTCTime YYMMDDHHMMSSZ or GeneralizedTime YYYYMMDDHHMMSS[.f]Z (as DER requires).
-fn parse_time(t: &Tlv) -> Option<Time> {
+pub(crate) fn parse_time(t: &Tlv) -> Option<Time> {
     let s = t.content;
     let (utc, year, rest) = if t.is_universal(TAG_UTC_TIME) {
         let yy = digits(s.get(0..2)?)?;
@@ -374,7 +374,7 @@ fn parse_time(t: &Tlv) -> Option<Time> {
 const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
 /// As OpenSSL's `ASN1_TIME_print`: "Nov 25 15:36:59 2026 GMT" (day padded with a space).
-fn time_text(t: Time) -> String {
+pub(crate) fn time_text(t: Time) -> String {
     format!(
         "{} {:2} {:02}:{:02}:{:02} {} GMT",
         MONTHS[(t.month - 1) as usize],
@@ -387,7 +387,7 @@ fn time_text(t: Time) -> String {
 }
 
 /// A certificate time as seconds since the epoch (UTC; proleptic Gregorian calendar).
-fn epoch_seconds(t: Time) -> i64 {
+pub(crate) fn epoch_seconds(t: Time) -> i64 {
     // Days since 1 March 1900, then since 1 January 1970 (years counted from March).
     const DAY_OFFSET: [i64; 12] = [306, 337, 0, 31, 61, 92, 122, 153, 184, 214, 245, 275];
     let mon = (t.month - 1) as usize;

@@ -26,6 +26,8 @@ pub struct tlsb_server_config_params {
     pub alpn: *const *const u8,
     pub alpn_lens: *const usize,
     pub alpn_len: usize,
+    /// NULL: no client certificates asked for (TLSClientCertificate none).
+    pub client_verifier: *const crate::client_verify::tlsb_client_verifier,
 }
 
 #[allow(non_camel_case_types)]
@@ -34,6 +36,8 @@ pub struct tlsb_server_config {
     base: Arc<ServerConfig>,
     /// One config per ALPN protocol, each offering only that protocol.
     by_alpn: Vec<(Vec<u8>, Arc<ServerConfig>)>,
+    /// Client certificates are verified (the TLS 1.3 write secrets are logged: tls13_alert.rs).
+    pub client_auth: bool,
     poisoned: AtomicBool,
 }
 
@@ -101,9 +105,13 @@ impl tlsb_server_config {
             .with_safe_default_kx_groups()
             .with_protocol_versions(&versions)
             .map_err(|e| Failure::new(TLSB_ERR_CONFIG, format!("the TLS configuration is unusable: {}", e)))?
-            .with_no_client_auth()
+            .with_client_cert_verifier(client_verifier(p.client_verifier))
             .with_cert_resolver(Arc::new(resolver));
         base.ignore_client_order = p.honor_client_order == 0;
+        let client_auth = !p.client_verifier.is_null();
+        if client_auth {
+            base.key_log = Arc::new(crate::tls13_alert::ServerSecrets);
+        }
         // Last, so that it wraps whatever session store and ticketer the config uses.
         crate::observe::instrument(&mut base);
 
@@ -115,8 +123,16 @@ impl tlsb_server_config {
                 (proto, Arc::new(c))
             })
             .collect();
-        Ok(tlsb_server_config { base: Arc::new(base), by_alpn, poisoned: AtomicBool::new(false) })
+        Ok(tlsb_server_config { base: Arc::new(base), by_alpn, client_auth, poisoned: AtomicBool::new(false) })
     }
+}
+
+fn client_verifier(v: *const crate::client_verify::tlsb_client_verifier) -> Arc<dyn rustls::server::ClientCertVerifier> {
+    if v.is_null() {
+        return rustls::server::NoClientAuth::new();
+    }
+    // SAFETY: non-NULL verifier handles come from tlsb_client_verifier_new and are alive.
+    unsafe { &*v }.build()
 }
 
 pub(crate) fn version(v: u16) -> Res<&'static SupportedProtocolVersion> {

@@ -73,7 +73,19 @@ pub struct tlsb_conn {
     is_client: bool,
     /// The server name a client connection verifies and sends as SNI.
     client_name: Vec<u8>,
+    /// The ClientHello's random, while the handshake's TLS 1.3 secrets are logged
+    /// (configs verifying client certificates: tls13_alert.rs).
+    secrets_key: Option<Vec<u8>>,
+    client_random: Option<Vec<u8>>,
     poisoned: AtomicBool,
+}
+
+impl Drop for tlsb_conn {
+    fn drop(&mut self) {
+        if let Some(k) = self.secrets_key.take() {
+            crate::tls13_alert::forget(&k);
+        }
+    }
 }
 
 impl Handle for tlsb_conn {
@@ -105,6 +117,8 @@ impl tlsb_conn {
             server_key: None,
             is_client: false,
             client_name: Vec::new(),
+            secrets_key: None,
+            client_random: None,
             poisoned: AtomicBool::new(false),
         }
     }
@@ -148,14 +162,6 @@ impl tlsb_conn {
             None
         } else {
             Some(&self.client_name)
-        }
-    }
-
-    fn failure_for(&self, phase: &str, e: &rustls::Error) -> Failure {
-        if self.is_client {
-            crate::client::client_failure(phase, e)
-        } else {
-            tls_failure(phase, e)
         }
     }
 
@@ -237,6 +243,7 @@ impl tlsb_conn {
                     suites: ch.cipher_suites().iter().map(|s| s.get_u16()).collect(),
                 });
                 self.state = State::HelloReady(Box::new(acc));
+                self.client_random = crate::tls13_alert::client_random(&self.first);
                 self.first = Vec::new();
                 Ok(TLSB_HELLO_READY)
             }
@@ -278,13 +285,30 @@ impl tlsb_conn {
             _ => return Err(Failure::invalid("not connected")),
         };
         match processed {
+            Ok(_) if !c.is_handshaking() && self.secrets_key.is_some() => {
+                if let Some(k) = self.secrets_key.take() {
+                    crate::tls13_alert::forget(&k);
+                }
+                Ok(TLSB_OK)
+            }
             Ok(_) if eof && c.is_handshaking() => {
                 Err(self.fail(Failure::new(TLSB_ERR_TLS, "connection closed during the handshake"), false))
             }
             Ok(_) => Ok(TLSB_OK),
             Err(e) => {
                 let phase = if handshaking { "handshake failed" } else { "TLS error" };
-                let f = self.failure_for(phase, &e);
+                let mut f = if self.is_client {
+                    crate::client::client_failure(phase, &e)
+                } else {
+                    tls_failure(phase, &e)
+                };
+                let secrets = self.secrets_key.take();
+                if let Connection::Server(sc) = &mut **c {
+                    crate::client_verify::settle_alert(sc, &e, &mut f, &mut self.out, secrets.as_deref());
+                }
+                if let Some(k) = secrets {
+                    crate::tls13_alert::forget(&k);
+                }
                 Err(self.fail(f, false))
             }
         }
@@ -327,6 +351,12 @@ impl tlsb_conn {
             State::HelloReady(acc) => acc,
             _ => unreachable!("checked above"),
         };
+        if config.client_auth {
+            if let Some(r) = &self.client_random {
+                crate::tls13_alert::register(r);
+                self.secrets_key = Some(r.clone());
+            }
+        }
         let (conn, seen) = observe(|| acc.into_connection(cfg));
         self.note(seen);
         let mut conn = match conn {
@@ -464,6 +494,11 @@ impl tlsb_conn {
             State::Connected(c) => Some(c),
             _ => None,
         }
+    }
+
+    #[cfg(test)]
+    pub fn client_random(&self) -> Option<&[u8]> {
+        self.client_random.as_deref()
     }
 
     pub fn hello_sni(&self) -> Res<&[u8]> {

@@ -8,8 +8,10 @@
 mod alerts;
 mod certinfo;
 mod client;
+mod client_verify;
 mod config;
 mod conn;
+mod crl;
 mod der;
 mod dn;
 mod ffi;
@@ -19,6 +21,7 @@ mod observe;
 mod ocsp;
 mod sni_probe;
 mod suite_bits;
+mod tls13_alert;
 
 #[cfg(test)]
 mod tests;
@@ -31,6 +34,7 @@ use rustls::Certificate;
 
 pub use certinfo::tlsb_cert_info;
 pub use client::{tlsb_client_config, tlsb_client_config_params};
+pub use client_verify::tlsb_client_verifier;
 pub use config::{tlsb_server_config, tlsb_server_config_params};
 pub use conn::tlsb_conn;
 pub use ffi::{tlsb_error, tlsb_result, TLSB_NO_ALERT};
@@ -188,6 +192,52 @@ pub extern "C" fn tlsb_server_config_new(
 #[no_mangle]
 pub extern "C" fn tlsb_server_config_free(config: *mut tlsb_server_config) {
     free_handle(config)
+}
+
+// ---- client certificate verification -----------------------------------------------------
+
+#[no_mangle]
+pub extern "C" fn tlsb_client_verifier_new(
+    mode: u32,
+    ca_pem: *const u8,
+    ca_len: usize,
+    out: *mut *mut tlsb_client_verifier,
+    err: *mut tlsb_error,
+) -> tlsb_result {
+    call(err, || {
+        let out = ffi::out(out, "out")?;
+        *out = std::ptr::null_mut();
+        if ca_pem.is_null() {
+            return Err(Failure::null("ca_pem"));
+        }
+        *out = into_handle(tlsb_client_verifier::new(mode, in_bytes(ca_pem, ca_len, "ca_pem")?)?);
+        Ok(TLSB_OK)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_client_verifier_add_crls(
+    verifier: *mut tlsb_client_verifier,
+    data: *const u8,
+    len: usize,
+    now: i64,
+    count: *mut usize,
+    err: *mut tlsb_error,
+) -> tlsb_result {
+    with_mut(verifier, err, |v| {
+        let count = ffi::out(count, "count")?;
+        *count = 0;
+        if data.is_null() {
+            return Err(Failure::null("data"));
+        }
+        *count = v.add_crls(in_bytes(data, len, "data")?, now)?;
+        Ok(TLSB_OK)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_client_verifier_free(verifier: *mut tlsb_client_verifier) {
+    free_handle(verifier)
 }
 
 // ---- connections -------------------------------------------------------------------------

@@ -106,6 +106,7 @@ fn make_config(versions: &[u16], suites: &[u16], keys: &[&Key], honor: bool, alp
         alpn: alpn_ptrs.as_ptr(),
         alpn_lens: alpn_lens.as_ptr(),
         alpn_len: alpn.len(),
+        client_verifier: null(),
     };
     let mut out = null_mut();
     let mut e = new_err();
@@ -917,7 +918,7 @@ fn null_arguments_are_refused() {
     assert_eq!(tlsb_server_config_new(null(), &mut cout, &mut e), TLSB_ERR_NULL);
     let params = tlsb_server_config_params {
         versions: null(), versions_len: 0, suites: null(), suites_len: 0, keys: null(), keys_len: 1,
-        honor_client_order: 0, alpn: null(), alpn_lens: null(), alpn_len: 0,
+        honor_client_order: 0, alpn: null(), alpn_lens: null(), alpn_len: 0, client_verifier: null(),
     };
     assert_eq!(tlsb_server_config_new(&params, &mut cout, &mut e), TLSB_ERR_NULL);
     let nullkey: *const tlsb_certified_key = null();
@@ -1025,3 +1026,6 @@ mod vars;
 // OCSP stapling: ids, the PEM for OCSP requests, responses stapled in handshakes.
 #[path = "tests_ocsp.rs"]
 mod ocsp_stapling;
+// Client certificates: verification, revocation (CRLs), alerts.
+#[path = "tests_client_auth.rs"]
+mod client_auth;

@@ -78,6 +78,7 @@ fn server(versions: &[u16]) -> Server {
         alpn: alpn_ptrs.as_ptr(),
         alpn_lens: alpn_lens.as_ptr(),
         alpn_len: 1,
+        client_verifier: null(),
     };
     let mut config = null_mut();
     assert_eq!(tlsb_server_config_new(&params, &mut config, null_mut()), TLSB_OK);

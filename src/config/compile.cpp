@@ -133,8 +133,9 @@ std::string choose_certificates(server_rec *s, const server_rec *main_server, ap
 }
 
 // Builds the rustls config of one host. Returns an error message, or empty on success.
-std::string compile_host(CompiledConfig &cc, server_rec *s, const server_rec *main_server,
-                         const EngineAddress &engine, apr_pool_t *pconf) {
+std::string compile_host(CompiledConfig &cc, apr_pool_t *ptemp, server_rec *s,
+                         const server_rec *main_server, const EngineAddress &engine,
+                         apr_pool_t *pconf) {
     ServerConfig *conf = server_config(s);
     std::vector<CertificateEntry> certificates;
     bool md_fallback = false;
@@ -169,6 +170,12 @@ std::string compile_host(CompiledConfig &cc, server_rec *s, const server_rec *ma
     params.honor_client_order = conf->honor_client_order.value_or(true);
     for (const CertificateEntry &c : certificates) params.keys.push_back(c.key.get());
     params.alpn = {kAlpnHttp11, kAlpnH2, kAlpnAcme};
+    CompiledClientAuth client_auth;
+    if (std::string err = compile_client_auth(ptemp, conf->client_auth, host_site(s, main_server),
+                                              client_auth);
+        !err.empty())
+        return err;
+    if (client_auth.verifier) params.client_verifier = &*client_auth.verifier;
     auto built = tls::ServerConfig::build(params);
     if (!built) {
         return "cannot build the TLS configuration of " + host_site(s, main_server) + ": " +
@@ -177,7 +184,7 @@ std::string compile_host(CompiledConfig &cc, server_rec *s, const server_rec *ma
     auto host = std::make_unique<HostTls>(
         HostTls{s, s == main_server ? "main server" : host_name(s), std::move(built.value()),
                 {}, params.versions, params.cipher_suites, conf->strict_sni.value_or(true),
-                false, {}});
+                false, {}, client_auth.mode, client_auth.user_name, client_auth.identity});
     std::vector<std::shared_ptr<const tls::CertifiedKey>> keys;
     std::vector<std::string> cert_paths;
     for (const CertificateEntry &c : certificates) {
@@ -197,7 +204,10 @@ std::string compile_host(CompiledConfig &cc, server_rec *s, const server_rec *ma
 bool HostTls::accepts_connection_of(const HostTls &other, uint16_t version,
                                      uint16_t suite) const {
     if (&other == this) return true;
+    // A connection whose handshake did not check client certificates as this host does (or
+    // checked them against other CAs) never serves this host's requests.
     return certificate_files == other.certificate_files &&
+           client_auth_identity == other.client_auth_identity &&
            std::find(versions.begin(), versions.end(), version) != versions.end() &&
            std::find(cipher_suites.begin(), cipher_suites.end(), suite) != cipher_suites.end();
 }
@@ -211,7 +221,7 @@ bool CompiledConfig::is_tls_address(const apr_sockaddr_t *local) const {
 
 const CompiledConfig *compiled_config() { return g_compiled; }
 
-int compile_config(apr_pool_t *pconf, apr_pool_t *, apr_pool_t *, server_rec *main_server) {
+int compile_config(apr_pool_t *pconf, apr_pool_t *, apr_pool_t *ptemp, server_rec *main_server) {
     g_compiled = nullptr;
     const ServerConfig *main_conf = server_config(main_server);
     if (main_conf->engines.empty()) {
@@ -234,7 +244,7 @@ int compile_config(apr_pool_t *pconf, apr_pool_t *, apr_pool_t *, server_rec *ma
                                     " both claim address " + engine->text +
                                     "; an address is served by mod_tls or by mod_ssl, not both: "
                                     "remove one of them"
-                              : compile_host(*cc, s, main_server, *engine, pconf);
+                              : compile_host(*cc, ptemp, s, main_server, *engine, pconf);
         if (!err.empty()) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, 0, main_server, "%s", err.c_str());
             return HTTP_INTERNAL_SERVER_ERROR;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "apache/includes.h"
+#include "config/client_auth.h"
 #include "config/engine_address.h"
 #include "integration/ocsp_stapling.h"
 #include "rustls/server_config.h"
@@ -29,6 +30,9 @@ struct HostTls {
     bool strict_sni = true;
     bool md_fallback = false;             // served with mod_md's fallback certificate: 503s
     std::vector<OcspStaple> ocsp;         // certificates with OCSP stapling (empty: none)
+    ClientCertMode client_cert_mode = ClientCertMode::kNone;
+    std::string user_name;             // TLSUserName: the variable naming the request's user
+    std::string client_auth_identity;  // see CompiledClientAuth::identity
 
     // Whether a connection this host did not handshake may still serve its requests: same
     // certificates, and the negotiated protocol and cipher are ones this host allows.

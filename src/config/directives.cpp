@@ -11,6 +11,7 @@
 
 #include "apache/file_bytes.h"
 #include "config/cipher_names.h"
+#include "config/client_auth.h"
 #include "config/dir_config.h"
 #include "config/protocol_version.h"
 #include "rustls/connection.h"
@@ -192,6 +193,15 @@ const command_rec kDirectives[] = {
      kProxyDirectiveContext, TAKE12,
      "TLSProxyMachineCertificate cert_file [key_file] - client certificate for backends "
      "(repeatable)"},
+    {"TLSClientCA", handler(set_client_ca), nullptr, RSRC_CONF, TAKE1,
+     "TLSClientCA file - PEM CA certificates that client certificates must chain to"},
+    {"TLSClientCertificate", handler(set_client_certificate), nullptr, RSRC_CONF, TAKE1,
+     "TLSClientCertificate required|optional|none - ask clients for a certificate (default none)"},
+    {"TLSUserName", handler(set_user_name), nullptr, RSRC_CONF, TAKE1,
+     "TLSUserName variable - the SSL_* variable that becomes the request's user, e.g. "
+     "SSL_CLIENT_S_DN_CN"},
+    {"TLSClientCRL", handler(add_client_crl), nullptr, RSRC_CONF, TAKE1,
+     "TLSClientCRL file - PEM or DER CRLs of TLSClientCA's issuers (repeatable)"},
     {nullptr, nullptr, nullptr, 0, RAW_ARGS, nullptr},
 };
 

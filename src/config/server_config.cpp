@@ -38,6 +38,7 @@ void *merge_server_config(apr_pool_t *pool, void *base_v, void *add_v) {
     merged->honor_client_order =
         add->honor_client_order ? add->honor_client_order : base->honor_client_order;
     merged->strict_sni = add->strict_sni ? add->strict_sni : base->strict_sni;
+    merged->client_auth = merge_client_auth(base->client_auth, add->client_auth);
     return merged;
 }
 

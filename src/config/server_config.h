@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "apache/includes.h"
+#include "config/client_auth.h"
 #include "config/directive_site.h"
 #include "config/engine_address.h"
 #include "rustls/certified_key.h"
@@ -33,6 +34,7 @@ struct ServerConfig {
     std::optional<std::vector<uint16_t>> ciphers_suppress;
     std::optional<bool> honor_client_order;                 // default on
     std::optional<bool> strict_sni;                         // default on
+    ClientAuthConfig client_auth;                           // config/client_auth.h
 
     // Main server only: the TLSEngine addresses.
     std::vector<EngineAddress> engines;

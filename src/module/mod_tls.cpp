@@ -16,6 +16,7 @@
 #include "proxy/backend_connection.h"
 #include "vars/expr_and_log.h"
 #include "vars/ssl_vars.h"
+#include "vars/user_name.h"
 
 namespace {
 
@@ -45,6 +46,11 @@ void register_hooks(apr_pool_t *) {
     // Each request, before its handler: SSL_* variables into the CGI/SSI environment (HTTPS,
     // SSL_TLS_SNI, SSL_PROTOCOL, SSL_CIPHER always; more where TLSOptions enables them).
     ap_hook_fixups(export_ssl_vars, nullptr, nullptr, APR_HOOK_MIDDLE);
+    // TLSUserName: the request's user from a certificate variable, before authorization asks
+    // for it (check_authn, first) and, for requests without authentication, for the access log.
+    ap_hook_check_authn(user_from_certificate_authn, nullptr, nullptr, APR_HOOK_FIRST,
+                        AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_fixups(user_from_certificate_fixup, nullptr, nullptr, APR_HOOK_MIDDLE);
     // The same variables in ap_expr (%{SSL:NAME}) and log formats (%{NAME}x). Ours go through
     // ap_ssl_var_lookup and so serve mod_ssl's connections too: run before / register after it.
     static const char *const kModSsl[] = {"mod_ssl.c", nullptr};

@@ -19,5 +19,6 @@ using CertifiedKeyHandle = BridgeHandle<tlsb_certified_key, tlsb_certified_key_f
 using ServerConfigHandle = BridgeHandle<tlsb_server_config, tlsb_server_config_free>;
 using ConnectionHandle = BridgeHandle<tlsb_conn, tlsb_conn_free>;
 using ClientConfigHandle = BridgeHandle<tlsb_client_config, tlsb_client_config_free>;
+using ClientVerifierHandle = BridgeHandle<tlsb_client_verifier, tlsb_client_verifier_free>;
 
 }  // namespace tls

@@ -27,6 +27,7 @@ Result<ServerConfig> ServerConfig::build(const ServerConfigParams &params) {
     raw.alpn = alpn.data();
     raw.alpn_lens = alpn_lens.data();
     raw.alpn_len = alpn.size();
+    raw.client_verifier = params.client_verifier ? params.client_verifier->get() : nullptr;
 
     tlsb_server_config *out = nullptr;
     tlsb_error err{};

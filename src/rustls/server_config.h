@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "rustls/certified_key.h"
+#include "rustls/client_verifier.h"
 #include "rustls/error.h"
 #include "rustls/handle.h"
 
@@ -17,6 +18,7 @@ struct ServerConfigParams {
     std::vector<const CertifiedKey *> keys;    // configured order; must outlive build()
     bool honor_client_order = true;
     std::vector<std::string> alpn;             // protocols a connection may agree on
+    const ClientVerifier *client_verifier = nullptr;  // nullptr: no client certificates asked
 };
 
 class ServerConfig {
