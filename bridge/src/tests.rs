@@ -106,6 +106,9 @@ fn make_config(versions: &[u16], suites: &[u16], keys: &[&Key], honor: bool, alp
         alpn: alpn_ptrs.as_ptr(),
         alpn_lens: alpn_lens.as_ptr(),
         alpn_len: alpn.len(),
+        session_store: null(),
+        no_session_cache: 0,
+        ticket_keys: null(),
     };
     let mut out = null_mut();
     let mut e = new_err();
@@ -918,6 +921,7 @@ fn null_arguments_are_refused() {
     let params = tlsb_server_config_params {
         versions: null(), versions_len: 0, suites: null(), suites_len: 0, keys: null(), keys_len: 1,
         honor_client_order: 0, alpn: null(), alpn_lens: null(), alpn_len: 0,
+        session_store: null(), no_session_cache: 0, ticket_keys: null(),
     };
     assert_eq!(tlsb_server_config_new(&params, &mut cout, &mut e), TLSB_ERR_NULL);
     let nullkey: *const tlsb_certified_key = null();
@@ -1021,3 +1025,7 @@ fn panic_is_caught_and_poisons_the_handle() {
 // Certificate fields, resumption and the certificate sent (SSL_* variables).
 #[path = "tests_vars.rs"]
 mod vars;
+
+// Session caches outside the process and shared ticket keys (TLSSessionCache, TLSSessionTicketKeys).
+#[path = "tests_session.rs"]
+mod tests_session;
