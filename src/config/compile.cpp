@@ -11,6 +11,7 @@
 #include "config/mod_ssl_claims.h"
 #include "config/server_config.h"
 #include "config/startup_warnings.h"
+#include "integration/session_cache.h"
 #include "rustls/connection.h"
 
 APLOG_USE_MODULE(tls);
@@ -132,6 +133,7 @@ std::string compile_host(CompiledConfig &cc, server_rec *s, const server_rec *ma
     params.honor_client_order = conf->honor_client_order.value_or(true);
     for (const CertificateEntry &c : conf->certificates) params.keys.push_back(c.key.get());
     params.alpn = {kAlpnHttp11, kAlpnH2, kAlpnAcme};
+    apply_resumption_settings(params, main_server);
     auto built = tls::ServerConfig::build(params);
     if (!built) {
         return "cannot build the TLS configuration of " + host_site(s, main_server) + ": " +

@@ -16,6 +16,8 @@
 #include "rustls/connection.h"
 #include "config/server_config.h"
 #include "config/startup_warnings.h"
+#include "integration/session_cache.h"
+#include "integration/ticket_key_file.h"
 
 APLOG_USE_MODULE(tls);
 
@@ -174,6 +176,12 @@ const command_rec kDirectives[] = {
     {"TLSOptions", handler(set_options), nullptr, OR_OPTIONS, TAKE_ARGV,
      "TLSOptions [+|-]option... - StdEnvVars, ExportCertData, Defaults: the SSL_* variables in "
      "the CGI/SSI environment"},
+    {"TLSSessionCache", handler(set_session_cache), nullptr, RSRC_CONF, TAKE1,
+     "TLSSessionCache none|default|shmcb:path(bytes)|memcache:host:port|redis:host:port - "
+     "where TLS sessions are kept for resumption (default: shmcb, shared by all processes)"},
+    {"TLSSessionTicketKeys", handler(set_session_ticket_keys), nullptr, RSRC_CONF, TAKE1,
+     "TLSSessionTicketKeys file - keys for session tickets shared by every server with the same "
+     "file (one base64 32-byte key per line; the first encrypts)"},
     {nullptr, nullptr, nullptr, 0, RAW_ARGS, nullptr},
 };
 

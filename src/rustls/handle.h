@@ -18,5 +18,6 @@ using BridgeHandle = std::unique_ptr<T, BridgeDeleter<T, Free>>;
 using CertifiedKeyHandle = BridgeHandle<tlsb_certified_key, tlsb_certified_key_free>;
 using ServerConfigHandle = BridgeHandle<tlsb_server_config, tlsb_server_config_free>;
 using ConnectionHandle = BridgeHandle<tlsb_conn, tlsb_conn_free>;
+using TicketKeysHandle = BridgeHandle<tlsb_ticket_keys, tlsb_ticket_keys_free>;
 
 }  // namespace tls
