@@ -4,7 +4,13 @@
 #include <ap_provider.h>
 #include <util_mutex.h>
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
+#include <thread>
 #include <optional>
 #include <span>
 #include <string>
@@ -69,13 +75,33 @@ private:
     bool locked_ = false;
 };
 
+// One call to the cache provider, with its own copies of the bytes: a call that outlives its
+// deadline (below) finishes on its own thread after the handshake has moved on.
+struct CacheCall {
+    bool store = false;    // store `data` under `key`; else retrieve into `data`
+    bool remove = false;   // after a successful retrieve (single-use sessions)
+    std::vector<unsigned char> key;
+    std::vector<unsigned char> data;
+    unsigned len = 0;      // retrieve: bytes found
+};
+
 // The session store every host's rustls config uses: one socache instance for the whole server
 // (all hosts, all worker processes). Lives in the configuration pool.
+//
+// memcached and redis are other machines: apr's memcache client has no read timeout and a
+// stalled (not dead) server would hold handshakes forever. Calls to those providers therefore run
+// on a helper thread and are given up after kCallDeadline; then the cache is skipped for
+// kSkipAfterTimeout (handshakes are full, without waiting) before it is tried again.
 class SocacheStore final : public tls::SessionStore {
 public:
+    static constexpr auto kCallDeadline = std::chrono::milliseconds(1000);
+    static constexpr apr_interval_time_t kSkipAfterTimeout = apr_time_from_sec(10);
+
     SocacheStore(const ap_socache_provider_t *provider, ap_socache_instance_t *instance,
                  std::string spec, server_rec *main_server, apr_pool_t *pconf)
-        : provider_(provider), instance_(instance), spec_(std::move(spec)), main_(main_server) {
+        : provider_(provider), instance_(instance), spec_(std::move(spec)), main_(main_server),
+          remote_(std::string_view(provider->name) == "memcache" ||
+                  std::string_view(provider->name) == "redis") {
         // Providers log every failed call (memcache: at crit, per connection). They get a copy of
         // the main server that logs only emergencies; this store reports outages itself, once.
         quiet_ = make_pool_owned<server_rec>(pconf, *main_server);
@@ -91,49 +117,83 @@ public:
     const std::string &spec() const { return spec_; }
 
     bool put(std::span<const uint8_t> key, std::span<const uint8_t> value) noexcept override {
-        CallPool pool;
-        if (pool.get() == nullptr) return false;
-        // The provider API takes a mutable buffer it does not change: give it a copy.
-        std::vector<unsigned char> data(value.begin(), value.end());
-        apr_time_t expiry = apr_time_now() + apr_time_from_sec(kSessionLifetimeSecs);
-        apr_status_t rv;
-        {
-            CacheLock lock(mutex_);
-            if (!lock.ok()) return report(APR_EGENERAL, "locking the session cache"), false;
-            rv = provider_->store(instance_, quiet_, key.data(), static_cast<unsigned>(key.size()),
-                                  expiry, data.data(), static_cast<unsigned>(data.size()),
-                                  pool.get());
+        try {
+            auto call = std::make_shared<CacheCall>();
+            call->store = true;
+            call->key.assign(key.begin(), key.end());
+            call->data.assign(value.begin(), value.end());
+            return report(run(call), "storing a session") == APR_SUCCESS;
+        } catch (...) {
+            return false;
         }
-        return report(rv, "storing a session") == APR_SUCCESS;
     }
 
     std::optional<size_t> get(std::span<const uint8_t> key, bool remove,
                               std::span<uint8_t> out) noexcept override {
-        CallPool pool;
-        if (pool.get() == nullptr) return std::nullopt;
-        auto len = static_cast<unsigned>(out.size());
-        apr_status_t rv;
-        {
-            CacheLock lock(mutex_);
-            if (!lock.ok()) return report(APR_EGENERAL, "locking the session cache"), std::nullopt;
-            rv = provider_->retrieve(instance_, quiet_, key.data(),
-                                     static_cast<unsigned>(key.size()), out.data(), &len,
-                                     pool.get());
-            if (rv == APR_SUCCESS && remove) {
-                provider_->remove(instance_, quiet_, key.data(), static_cast<unsigned>(key.size()),
-                                  pool.get());
-            }
-        }
-        if (rv == APR_NOTFOUND) {
-            report(APR_SUCCESS, "");
+        try {
+            auto call = std::make_shared<CacheCall>();
+            call->remove = remove;
+            call->key.assign(key.begin(), key.end());
+            call->data.resize(out.size());
+            apr_status_t rv = run(call);
+            // Not found says nothing about the cache's health: a provider whose server is down
+            // (memcache, redis) answers lookups with it too.
+            if (rv == APR_NOTFOUND) return std::nullopt;
+            if (report(rv, "looking up a session") != APR_SUCCESS) return std::nullopt;
+            if (call->len > out.size() || call->len > call->data.size()) return std::nullopt;
+            std::copy_n(call->data.begin(), call->len, out.begin());
+            return call->len;
+        } catch (...) {
             return std::nullopt;
         }
-        if (report(rv, "looking up a session") != APR_SUCCESS || len > out.size())
-            return std::nullopt;
-        return len;
     }
 
 private:
+    // The provider calls themselves (under the mutex for providers that need one).
+    apr_status_t perform(CacheCall &c) noexcept {
+        CallPool pool;
+        if (pool.get() == nullptr) return APR_ENOMEM;
+        CacheLock lock(mutex_);
+        if (!lock.ok()) return APR_EGENERAL;
+        const auto idlen = static_cast<unsigned>(c.key.size());
+        if (c.store) {
+            apr_time_t expiry = apr_time_now() + apr_time_from_sec(kSessionLifetimeSecs);
+            return provider_->store(instance_, quiet_, c.key.data(), idlen, expiry, c.data.data(),
+                                    static_cast<unsigned>(c.data.size()), pool.get());
+        }
+        c.len = static_cast<unsigned>(c.data.size());
+        apr_status_t rv = provider_->retrieve(instance_, quiet_, c.key.data(), idlen,
+                                              c.data.data(), &c.len, pool.get());
+        if (rv == APR_SUCCESS && c.remove)
+            provider_->remove(instance_, quiet_, c.key.data(), idlen, pool.get());
+        return rv;
+    }
+
+    // perform(), bounded in time for remote providers. APR_TIMEUP: given up (or skipped).
+    apr_status_t run(const std::shared_ptr<CacheCall> &call) {
+        if (!remote_) return perform(*call);
+        if (apr_time_now() < skip_until_.load()) return APR_TIMEUP;
+        struct Pending {
+            std::mutex m;
+            std::condition_variable cv;
+            bool done = false;
+            apr_status_t rv = APR_EGENERAL;
+        };
+        auto pending = std::make_shared<Pending>();
+        std::thread([this, call, pending] {
+            apr_status_t rv = perform(*call);
+            std::lock_guard<std::mutex> g(pending->m);
+            pending->rv = rv;
+            pending->done = true;
+            pending->cv.notify_all();
+        }).detach();
+        std::unique_lock<std::mutex> lk(pending->m);
+        if (pending->cv.wait_for(lk, kCallDeadline, [&] { return pending->done; }))
+            return pending->rv;
+        skip_until_.store(apr_time_now() + kSkipAfterTimeout);
+        return APR_TIMEUP;
+    }
+
     // Passes the outcome of one call to the outage gate; returns rv.
     apr_status_t report(apr_status_t rv, const char *doing) noexcept {
         if (rv == APR_SUCCESS) {
@@ -143,17 +203,19 @@ private:
             }
             return rv;
         }
+        const char *why = rv == APR_TIMEUP ? " (no answer in time; not asked again for a while)"
+                                           : "";
         switch (gate_.failure(apr_time_sec(apr_time_now()))) {
             case OutageGate::Report::Down:
                 ap_log_error(APLOG_MARK, APLOG_ERR, rv, main_,
-                             "TLSSessionCache %s: the session cache failed while %s; handshakes "
-                             "go on without resumption until it works again (logged once per "
-                             "outage)", spec_.c_str(), doing);
+                             "TLSSessionCache %s: the session cache failed while %s%s; "
+                             "handshakes go on without resumption until it works again (logged "
+                             "once per outage)", spec_.c_str(), doing, why);
                 break;
             case OutageGate::Report::StillDown:
                 ap_log_error(APLOG_MARK, APLOG_ERR, rv, main_,
-                             "TLSSessionCache %s: the session cache is still failing (%s)",
-                             spec_.c_str(), doing);
+                             "TLSSessionCache %s: the session cache is still failing (%s%s)",
+                             spec_.c_str(), doing, why);
                 break;
             default:
                 break;
@@ -165,9 +227,11 @@ private:
     ap_socache_instance_t *instance_;
     std::string spec_;
     server_rec *main_;
+    const bool remote_;
     server_rec *quiet_ = nullptr;
     apr_global_mutex_t *mutex_ = nullptr;
     OutageGate gate_{kOutageRepeatSecs};
+    std::atomic<apr_time_t> skip_until_{0};
 };
 
 // The store of the configuration in force, and how resumption is set up.
