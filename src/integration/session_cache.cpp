@@ -4,23 +4,15 @@
 #include <ap_provider.h>
 #include <util_mutex.h>
 
-#include <algorithm>
-#include <atomic>
-#include <chrono>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
-#include <thread>
-#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "apache/pool_owned.h"
 #include "config/server_config.h"
 #include "config/startup_warnings.h"
-#include "integration/outage_gate.h"
+#include "integration/socache_store.h"
 
 APLOG_USE_MODULE(tls);
 
@@ -31,208 +23,11 @@ namespace {
 constexpr const char *kMutexType = "tls-session-cache";
 // Names the cache's entries (memcache/redis key prefix; shmcb's file name): max 16 characters.
 constexpr const char *kCacheName = "mod_tls-session";
-// While the cache stays down, repeat the error line at most this often (per process).
-constexpr int64_t kOutageRepeatSecs = 60;
 
 std::string apr_error_text(apr_status_t rv) {
     char buf[256];
     return apr_strerror(rv, buf, sizeof buf);
 }
-
-// A pool for one cache call: providers allocate from it (memcache's reply buffer). Unmanaged,
-// so calls from many threads do not contend on a shared parent.
-class CallPool {
-public:
-    CallPool() {
-        if (apr_pool_create_unmanaged_ex(&pool_, nullptr, nullptr) != APR_SUCCESS) pool_ = nullptr;
-    }
-    ~CallPool() {
-        if (pool_ != nullptr) apr_pool_destroy(pool_);
-    }
-    CallPool(const CallPool &) = delete;
-    CallPool &operator=(const CallPool &) = delete;
-    apr_pool_t *get() const { return pool_; }
-
-private:
-    apr_pool_t *pool_ = nullptr;
-};
-
-// Holds the cache's global mutex (for providers that are not safe across processes) while alive.
-class CacheLock {
-public:
-    explicit CacheLock(apr_global_mutex_t *m) : mutex_(m) {
-        locked_ = mutex_ == nullptr || apr_global_mutex_lock(mutex_) == APR_SUCCESS;
-    }
-    ~CacheLock() {
-        if (mutex_ != nullptr && locked_) apr_global_mutex_unlock(mutex_);
-    }
-    CacheLock(const CacheLock &) = delete;
-    CacheLock &operator=(const CacheLock &) = delete;
-    bool ok() const { return locked_; }
-
-private:
-    apr_global_mutex_t *mutex_;
-    bool locked_ = false;
-};
-
-// One call to the cache provider, with its own copies of the bytes: a call that outlives its
-// deadline (below) finishes on its own thread after the handshake has moved on.
-struct CacheCall {
-    bool store = false;    // store `data` under `key`; else retrieve into `data`
-    bool remove = false;   // after a successful retrieve (single-use sessions)
-    std::vector<unsigned char> key;
-    std::vector<unsigned char> data;
-    unsigned len = 0;      // retrieve: bytes found
-};
-
-// The session store every host's rustls config uses: one socache instance for the whole server
-// (all hosts, all worker processes). Lives in the configuration pool.
-//
-// memcached and redis are other machines: apr's memcache client has no read timeout and a
-// stalled (not dead) server would hold handshakes forever. Calls to those providers therefore run
-// on a helper thread and are given up after kCallDeadline; then the cache is skipped for
-// kSkipAfterTimeout (handshakes are full, without waiting) before it is tried again.
-class SocacheStore final : public tls::SessionStore {
-public:
-    static constexpr auto kCallDeadline = std::chrono::milliseconds(1000);
-    static constexpr apr_interval_time_t kSkipAfterTimeout = apr_time_from_sec(10);
-
-    SocacheStore(const ap_socache_provider_t *provider, ap_socache_instance_t *instance,
-                 std::string spec, server_rec *main_server, apr_pool_t *pconf)
-        : provider_(provider), instance_(instance), spec_(std::move(spec)), main_(main_server),
-          remote_(std::string_view(provider->name) == "memcache" ||
-                  std::string_view(provider->name) == "redis") {
-        // Providers log every failed call (memcache: at crit, per connection). They get a copy of
-        // the main server that logs only emergencies; this store reports outages itself, once.
-        quiet_ = make_pool_owned<server_rec>(pconf, *main_server);
-        quiet_->log.level = APLOG_EMERG;
-        quiet_->log.module_levels = nullptr;
-    }
-
-    ~SocacheStore() override { provider_->destroy(instance_, main_); }
-    SocacheStore(const SocacheStore &) = delete;
-    SocacheStore &operator=(const SocacheStore &) = delete;
-
-    apr_global_mutex_t **mutex_slot() { return &mutex_; }
-    const std::string &spec() const { return spec_; }
-
-    bool put(std::span<const uint8_t> key, std::span<const uint8_t> value) noexcept override {
-        try {
-            auto call = std::make_shared<CacheCall>();
-            call->store = true;
-            call->key.assign(key.begin(), key.end());
-            call->data.assign(value.begin(), value.end());
-            return report(run(call), "storing a session") == APR_SUCCESS;
-        } catch (...) {
-            return false;
-        }
-    }
-
-    std::optional<size_t> get(std::span<const uint8_t> key, bool remove,
-                              std::span<uint8_t> out) noexcept override {
-        try {
-            auto call = std::make_shared<CacheCall>();
-            call->remove = remove;
-            call->key.assign(key.begin(), key.end());
-            call->data.resize(out.size());
-            apr_status_t rv = run(call);
-            // Not found says nothing about the cache's health: a provider whose server is down
-            // (memcache, redis) answers lookups with it too.
-            if (rv == APR_NOTFOUND) return std::nullopt;
-            if (report(rv, "looking up a session") != APR_SUCCESS) return std::nullopt;
-            if (call->len > out.size() || call->len > call->data.size()) return std::nullopt;
-            std::copy_n(call->data.begin(), call->len, out.begin());
-            return call->len;
-        } catch (...) {
-            return std::nullopt;
-        }
-    }
-
-private:
-    // The provider calls themselves (under the mutex for providers that need one).
-    apr_status_t perform(CacheCall &c) noexcept {
-        CallPool pool;
-        if (pool.get() == nullptr) return APR_ENOMEM;
-        CacheLock lock(mutex_);
-        if (!lock.ok()) return APR_EGENERAL;
-        const auto idlen = static_cast<unsigned>(c.key.size());
-        if (c.store) {
-            apr_time_t expiry = apr_time_now() + apr_time_from_sec(kSessionLifetimeSecs);
-            return provider_->store(instance_, quiet_, c.key.data(), idlen, expiry, c.data.data(),
-                                    static_cast<unsigned>(c.data.size()), pool.get());
-        }
-        c.len = static_cast<unsigned>(c.data.size());
-        apr_status_t rv = provider_->retrieve(instance_, quiet_, c.key.data(), idlen,
-                                              c.data.data(), &c.len, pool.get());
-        if (rv == APR_SUCCESS && c.remove)
-            provider_->remove(instance_, quiet_, c.key.data(), idlen, pool.get());
-        return rv;
-    }
-
-    // perform(), bounded in time for remote providers. APR_TIMEUP: given up (or skipped).
-    apr_status_t run(const std::shared_ptr<CacheCall> &call) {
-        if (!remote_) return perform(*call);
-        if (apr_time_now() < skip_until_.load()) return APR_TIMEUP;
-        struct Pending {
-            std::mutex m;
-            std::condition_variable cv;
-            bool done = false;
-            apr_status_t rv = APR_EGENERAL;
-        };
-        auto pending = std::make_shared<Pending>();
-        std::thread([this, call, pending] {
-            apr_status_t rv = perform(*call);
-            std::lock_guard<std::mutex> g(pending->m);
-            pending->rv = rv;
-            pending->done = true;
-            pending->cv.notify_all();
-        }).detach();
-        std::unique_lock<std::mutex> lk(pending->m);
-        if (pending->cv.wait_for(lk, kCallDeadline, [&] { return pending->done; }))
-            return pending->rv;
-        skip_until_.store(apr_time_now() + kSkipAfterTimeout);
-        return APR_TIMEUP;
-    }
-
-    // Passes the outcome of one call to the outage gate; returns rv.
-    apr_status_t report(apr_status_t rv, const char *doing) noexcept {
-        if (rv == APR_SUCCESS) {
-            if (gate_.success() == OutageGate::Report::Recovered) {
-                ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, main_,
-                             "TLSSessionCache %s: the session cache works again", spec_.c_str());
-            }
-            return rv;
-        }
-        const char *why = rv == APR_TIMEUP ? " (no answer in time; not asked again for a while)"
-                                           : "";
-        switch (gate_.failure(apr_time_sec(apr_time_now()))) {
-            case OutageGate::Report::Down:
-                ap_log_error(APLOG_MARK, APLOG_ERR, rv, main_,
-                             "TLSSessionCache %s: the session cache failed while %s%s; "
-                             "handshakes go on without resumption until it works again (logged "
-                             "once per outage)", spec_.c_str(), doing, why);
-                break;
-            case OutageGate::Report::StillDown:
-                ap_log_error(APLOG_MARK, APLOG_ERR, rv, main_,
-                             "TLSSessionCache %s: the session cache is still failing (%s%s)",
-                             spec_.c_str(), doing, why);
-                break;
-            default:
-                break;
-        }
-        return rv;
-    }
-
-    const ap_socache_provider_t *provider_;
-    ap_socache_instance_t *instance_;
-    std::string spec_;
-    server_rec *main_;
-    const bool remote_;
-    server_rec *quiet_ = nullptr;
-    apr_global_mutex_t *mutex_ = nullptr;
-    OutageGate gate_{kOutageRepeatSecs};
-    std::atomic<apr_time_t> skip_until_{0};
-};
 
 // The store of the configuration in force, and how resumption is set up.
 SocacheStore *g_store = nullptr;
@@ -348,7 +143,8 @@ int init_session_cache(apr_pool_t *pconf, apr_pool_t *, apr_pool_t *ptemp, serve
         }
     }
 
-    auto *store = make_pool_owned<SocacheStore>(pconf, provider, instance, spec, s, pconf);
+    auto *store = make_pool_owned<SocacheStore>(pconf, provider, instance, spec,
+                                               kSessionLifetimeSecs, s, pconf);
     if (provider->flags & AP_SOCACHE_FLAG_NOTMPSAFE) {
         apr_status_t rv =
             ap_global_mutex_create(store->mutex_slot(), nullptr, kMutexType, nullptr, s, pconf, 0);
