@@ -159,6 +159,19 @@ def test_cache_none_never_resumes(version, apache_factory, pki):
     assert not any(across([(a, t)], pki, version, rounds=2))
 
 
+def test_explicit_shmcb_spec_is_used(apache_factory, pki):
+    """`TLSSessionCache shmcb:path(bytes)`: the provider's own argument, as for SSLSessionCache
+    (shmcb uses anonymous shared memory where it can; the path is its fallback)."""
+    t = apache.free_port()
+    a = apache_factory("", start=False)
+    shm = a.root / "run" / "tls-sessions"
+    a.write_config(body(t, pki, cache=f"shmcb:{shm}(256000)",
+                        extra="StartServers 2\nMinSpareThreads 50\nListenCoresBucketsRatio 1\n"))
+    a.add_file("index.html", b"hello\n")
+    a.start()
+    assert all(across([(a, t)], pki, "TLSv1.3", rounds=6))
+
+
 def test_default_without_shmcb_warns_and_caches_per_process(apache_factory, pki):
     """Without mod_socache_shmcb the default cache is per process: one startup warning, and a
     reconnect to the (only) process still resumes."""
@@ -404,5 +417,27 @@ def test_unknown_cache_provider_stops_startup(pki):
         text = config_error(a, "TLSSessionCache")
         assert "'nosuch' is not a loaded session cache provider" in text, text
         assert "shmcb" in text, text
+    finally:
+        a.cleanup()
+
+
+def test_bad_cache_argument_stops_startup(pki):
+    """The provider's complaint about its argument, at the directive's line."""
+    t = apache.free_port()
+    a = apache.Apache(body(t, pki, cache="shmcb:/tmp/x(not-a-size)"))
+    try:
+        text = config_error(a, "TLSSessionCache")
+        assert "TLSSessionCache: 'shmcb:/tmp/x(not-a-size)': " in text, text
+    finally:
+        a.cleanup()
+
+
+def test_cache_directives_are_main_server_only(pki):
+    t = apache.free_port()
+    a = apache.Apache(RESUME_LOG + apache.tls_site(t, pki.leaves["p256"],
+                                                   extra="TLSSessionCache none"))
+    try:
+        text = config_error(a, "TLSSessionCache")
+        assert "cannot occur within <VirtualHost> section" in text, text
     finally:
         a.cleanup()
