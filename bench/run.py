@@ -226,9 +226,9 @@ NOTES = [
     "fail if any connection resumed. Plain HTTP: wrk with `Connection: close` (a new TCP "
     "connection per request, the ceiling).",
     "mod_ssl full-handshake ports: SSLSessionCache none, SSLSessionTickets off; its resumption "
-    "port: session tickets on. mod_tls has no directive for its session cache yet: rustls keeps "
-    "an in-memory cache per child process, so a reconnect that lands on the other child is a "
-    "full handshake (see resumed_share).",
+    "port: session tickets on. mod_tls: the default TLSSessionCache (shmcb, shared by all worker "
+    "processes) on every port; full-handshake runs never offer a session, but each of their "
+    "handshakes stores one (part of its cost).",
     "CPU = utime + stime of the apache2 parent and all its children (/proc/<pid>/stat), sampled "
     "before and after each client run; memory = Rss (smaps_rollup) of the same processes.",
 ]

@@ -7,9 +7,11 @@ document root contents. Each gets a private ServerRoot made with mkdtemp under /
 inside it. Every server listens on 127.0.0.1 only, on free ports chosen at run time:
 
     ecdsa   ECDSA P-256 certificate, no session resumption (mod_ssl: SSLSessionCache none,
-            SSLSessionTickets off; mod_tls has no directive for it, see README)
+            SSLSessionTickets off; mod_tls: its session cache is server-wide, the clients of
+            these ports just never offer a session)
     rsa     the same with the RSA-2048 certificate
-    resume  ECDSA, resumption on (mod_ssl: session tickets; mod_tls: rustls' own cache)
+    resume  ECDSA, resumption on (mod_ssl: session tickets; mod_tls: the default TLSSessionCache,
+            shmcb shared by all worker processes)
 
 Plain HTTP gets the same three ports (without TLS), so every run has a plain HTTP twin.
 """
@@ -236,7 +238,9 @@ def make_server(kind: str, pki: Pki, files: dict[str, Path], module: Path | None
     elif kind == "mod_tls":
         if module is None:
             raise ValueError("mod_tls needs --module")
-        tls_module = f"LoadModule tls_module {module}"
+        # The default TLSSessionCache (shmcb) shares sessions between the worker processes.
+        tls_module = (f"LoadModule socache_shmcb_module {MODULES_DIR}/mod_socache_shmcb.so\n"
+                      f"LoadModule tls_module {module}")
         protocols = "h2 http/1.1"
     text = BASE_TEMPLATE.format(kind=kind, root=root, mods=MODULES_DIR, tls_module=tls_module,
                                 mpm=MPM_SETTINGS, protocols=protocols, global_tls=global_tls)

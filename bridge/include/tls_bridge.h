@@ -145,7 +145,39 @@ typedef struct tlsb_server_config_params {
     /* NULL: no client certificate is asked for. Else its settings are copied into the config
      * (the verifier may be freed afterwards). */
     const tlsb_client_verifier *client_verifier;
+    /* Sessions: NULL = rustls's in-memory cache of this process (or none with no_session_cache);
+     * else this external store (TLS 1.2 session IDs, TLS 1.3 stateful tickets). Copied. */
+    const struct tlsb_session_store *session_store;
+    int no_session_cache;                  /* nonzero (and session_store NULL): no cache at all */
+    const struct tlsb_ticket_keys *ticket_keys; /* NULL: no tickets; else stateless tickets
+                                  (TLS 1.2 and 1.3) with these keys. Shared, not consumed. */
 } tlsb_server_config_params;
+
+/* ---- session resumption ------------------------------------------------------------------ */
+/* An external session store: callbacks the bridge calls from any thread, during handshakes, with
+ * opaque keys and values (sessions hold secrets: store them as such). They must be thread-safe and
+ * must not unwind; `user` must outlive every config built with it. Values larger than
+ * TLSB_SESSION_VALUE_MAX are not stored. */
+#define TLSB_SESSION_VALUE_MAX 65536
+typedef struct tlsb_session_store {
+    void *user;
+    /* Stores value under key; nonzero if stored. */
+    int (*put)(void *user, const uint8_t *key, size_t key_len, const uint8_t *value,
+               size_t value_len);
+    /* Copies the value under key into buf (cap bytes), sets *len and returns nonzero; 0 if not
+     * found (or unavailable). remove nonzero: the entry is used once (delete it). */
+    int (*get)(void *user, const uint8_t *key, size_t key_len, int remove, uint8_t *buf,
+               size_t cap, size_t *len);
+} tlsb_session_store;
+
+/* Session ticket keys from a key file's text: one base64 key of 32 bytes per line, empty and '#'
+ * lines ignored; the first key encrypts, all decrypt. Tickets older than lifetime_secs are
+ * refused. Errors (TLSB_ERR_CONFIG) name the line, never key material. */
+typedef struct tlsb_ticket_keys tlsb_ticket_keys;
+tlsb_result tlsb_ticket_keys_new(const uint8_t *text, size_t len, uint32_t lifetime_secs,
+                                 tlsb_ticket_keys **out, tlsb_error *err);
+size_t tlsb_ticket_keys_count(const tlsb_ticket_keys *keys);
+void tlsb_ticket_keys_free(tlsb_ticket_keys *keys);
 
 /* Builds an immutable, thread-safe server config. Built once at startup and shared by all
  * connections (and threads); connections keep it alive while they use it. */

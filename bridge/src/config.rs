@@ -28,6 +28,12 @@ pub struct tlsb_server_config_params {
     pub alpn_len: usize,
     /// NULL: no client certificates asked for (TLSClientCertificate none).
     pub client_verifier: *const crate::client_verify::tlsb_client_verifier,
+    /// NULL: per-process in-memory sessions (unless `no_session_cache`); else the external store.
+    pub session_store: *const crate::session_store::tlsb_session_store,
+    /// Nonzero: no session cache at all (TLSSessionCache none).
+    pub no_session_cache: c_int,
+    /// NULL: no tickets; else stateless tickets with these keys.
+    pub ticket_keys: *const crate::ticket_keys::tlsb_ticket_keys,
 }
 
 #[allow(non_camel_case_types)]
@@ -111,6 +117,18 @@ impl tlsb_server_config {
         let client_auth = !p.client_verifier.is_null();
         if client_auth {
             base.key_log = Arc::new(crate::tls13_alert::ServerSecrets);
+        }
+        if !p.session_store.is_null() {
+            // SAFETY: non-NULL, and the caller passes a valid tlsb_session_store.
+            let store = crate::session_store::CallbackStore::new(unsafe { &*p.session_store })
+                .ok_or_else(|| Failure::null("params.session_store callbacks"))?;
+            base.session_storage = Arc::new(store);
+        } else if p.no_session_cache != 0 {
+            base.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+        }
+        if !p.ticket_keys.is_null() {
+            // SAFETY: non-NULL ticket key handles come from tlsb_ticket_keys_new and are alive.
+            base.ticketer = unsafe { &*p.ticket_keys }.keys.clone();
         }
         // Last, so that it wraps whatever session store and ticketer the config uses.
         crate::observe::instrument(&mut base);

@@ -19,8 +19,10 @@ mod key;
 mod names;
 mod observe;
 mod ocsp;
+mod session_store;
 mod sni_probe;
 mod suite_bits;
+mod ticket_keys;
 mod tls13_alert;
 
 #[cfg(test)]
@@ -39,6 +41,8 @@ pub use config::{tlsb_server_config, tlsb_server_config_params};
 pub use conn::tlsb_conn;
 pub use ffi::{tlsb_error, tlsb_result, TLSB_NO_ALERT};
 pub use key::tlsb_certified_key;
+pub use session_store::tlsb_session_store;
+pub use ticket_keys::tlsb_ticket_keys;
 
 use ffi::*;
 
@@ -238,6 +242,35 @@ pub extern "C" fn tlsb_client_verifier_add_crls(
 #[no_mangle]
 pub extern "C" fn tlsb_client_verifier_free(verifier: *mut tlsb_client_verifier) {
     free_handle(verifier)
+}
+
+// ---- session ticket keys ----------------------------------------------------------------
+
+#[no_mangle]
+pub extern "C" fn tlsb_ticket_keys_new(
+    text: *const u8,
+    len: usize,
+    lifetime_secs: u32,
+    out: *mut *mut tlsb_ticket_keys,
+    err: *mut tlsb_error,
+) -> tlsb_result {
+    call(err, || {
+        let out = ffi::out(out, "out")?;
+        *out = std::ptr::null_mut();
+        let text = in_bytes(text, len, "text")?;
+        *out = into_handle(tlsb_ticket_keys::new(ticket_keys::TicketKeys::parse(text, lifetime_secs)?));
+        Ok(TLSB_OK)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_ticket_keys_count(keys: *const tlsb_ticket_keys) -> usize {
+    value(keys, 0, |k| k.keys.len())
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_ticket_keys_free(keys: *mut tlsb_ticket_keys) {
+    free_handle(keys)
 }
 
 // ---- connections -------------------------------------------------------------------------

@@ -107,6 +107,9 @@ fn make_config(versions: &[u16], suites: &[u16], keys: &[&Key], honor: bool, alp
         alpn_lens: alpn_lens.as_ptr(),
         alpn_len: alpn.len(),
         client_verifier: null(),
+        session_store: null(),
+        no_session_cache: 0,
+        ticket_keys: null(),
     };
     let mut out = null_mut();
     let mut e = new_err();
@@ -919,6 +922,7 @@ fn null_arguments_are_refused() {
     let params = tlsb_server_config_params {
         versions: null(), versions_len: 0, suites: null(), suites_len: 0, keys: null(), keys_len: 1,
         honor_client_order: 0, alpn: null(), alpn_lens: null(), alpn_len: 0, client_verifier: null(),
+        session_store: null(), no_session_cache: 0, ticket_keys: null(),
     };
     assert_eq!(tlsb_server_config_new(&params, &mut cout, &mut e), TLSB_ERR_NULL);
     let nullkey: *const tlsb_certified_key = null();
@@ -1029,3 +1033,6 @@ mod ocsp_stapling;
 // Client certificates: verification, revocation (CRLs), alerts.
 #[path = "tests_client_auth.rs"]
 mod client_auth;
+// Session caches outside the process and shared ticket keys (TLSSessionCache, TLSSessionTicketKeys).
+#[path = "tests_session.rs"]
+mod tests_session;

@@ -79,6 +79,9 @@ fn server(versions: &[u16]) -> Server {
         alpn_lens: alpn_lens.as_ptr(),
         alpn_len: 1,
         client_verifier: null(),
+        session_store: null(),
+        no_session_cache: 0,
+        ticket_keys: null(),
     };
     let mut config = null_mut();
     assert_eq!(tlsb_server_config_new(&params, &mut config, null_mut()), TLSB_OK);

@@ -43,6 +43,7 @@ fn config_with(v: &Verifier, k: &Key) -> Config {
         versions: null(), versions_len: 0, suites: null(), suites_len: 0, keys: &kp, keys_len: 1,
         honor_client_order: 0, alpn: null(), alpn_lens: null(), alpn_len: 0,
         client_verifier: v.0,
+        session_store: null(), no_session_cache: 0, ticket_keys: null(),
     };
     let mut out = null_mut();
     let mut e = new_err();

@@ -197,7 +197,7 @@ fn cipher_key_sizes() {
 // ---- resumption and the certificate sent ---------------------------------------------------
 
 /// A client config whose session cache survives between connections.
-fn resuming_client_config(version: &'static SupportedProtocolVersion) -> Arc<ClientConfig> {
+pub(super) fn resuming_client_config(version: &'static SupportedProtocolVersion) -> Arc<ClientConfig> {
     let mut roots = RootCertStore::empty();
     for c in der_certs("ca.crt") {
         roots.add(&Certificate(c)).unwrap();
@@ -212,7 +212,7 @@ fn resuming_client_config(version: &'static SupportedProtocolVersion) -> Arc<Cli
     Arc::new(cfg)
 }
 
-fn connect(cfg: &Arc<ClientConfig>, server: &Config) -> Pair {
+pub(super) fn connect(cfg: &Arc<ClientConfig>, server: &Config) -> Pair {
     let c = ClientConnection::new(cfg.clone(), "localhost".try_into().unwrap()).unwrap();
     let mut p = Pair::handshake(c, select(server, b""));
     exchange(&mut p); // TLS 1.3 tickets arrive after the handshake

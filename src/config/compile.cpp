@@ -12,6 +12,7 @@
 #include "config/server_config.h"
 #include "config/startup_warnings.h"
 #include "integration/md_certificates.h"
+#include "integration/session_cache.h"
 #include "rustls/connection.h"
 
 APLOG_USE_MODULE(tls);
@@ -176,6 +177,7 @@ std::string compile_host(CompiledConfig &cc, apr_pool_t *ptemp, server_rec *s,
         !err.empty())
         return err;
     if (client_auth.verifier) params.client_verifier = &*client_auth.verifier;
+    apply_resumption_settings(params, main_server);
     auto built = tls::ServerConfig::build(params);
     if (!built) {
         return "cannot build the TLS configuration of " + host_site(s, main_server) + ": " +

@@ -18,6 +18,8 @@
 #include "config/server_config.h"
 #include "config/startup_warnings.h"
 #include "proxy/proxy_directives.h"
+#include "integration/session_cache.h"
+#include "integration/ticket_key_file.h"
 
 APLOG_USE_MODULE(tls);
 
@@ -202,6 +204,12 @@ const command_rec kDirectives[] = {
      "SSL_CLIENT_S_DN_CN"},
     {"TLSClientCRL", handler(add_client_crl), nullptr, RSRC_CONF, TAKE1,
      "TLSClientCRL file - PEM or DER CRLs of TLSClientCA's issuers (repeatable)"},
+    {"TLSSessionCache", handler(set_session_cache), nullptr, RSRC_CONF, TAKE1,
+     "TLSSessionCache none|default|shmcb:path(bytes)|memcache:host:port|redis:host:port - "
+     "where TLS sessions are kept for resumption (default: shmcb, shared by all processes)"},
+    {"TLSSessionTicketKeys", handler(set_session_ticket_keys), nullptr, RSRC_CONF, TAKE1,
+     "TLSSessionTicketKeys file - keys for session tickets shared by every server with the same "
+     "file (one base64 32-byte key per line; the first encrypts)"},
     {nullptr, nullptr, nullptr, 0, RAW_ARGS, nullptr},
 };
 

@@ -13,6 +13,7 @@
 #include "config/directive_site.h"
 #include "config/engine_address.h"
 #include "rustls/certified_key.h"
+#include "rustls/ticket_keys.h"
 
 namespace mod_tls {
 
@@ -26,6 +27,7 @@ struct CertificateEntry {
 };
 
 struct HostTls;  // compiled per-host TLS state (config/compile.h)
+struct SessionCacheSetting;  // TLSSessionCache (integration/session_cache.h)
 
 struct ServerConfig {
     std::vector<CertificateEntry> certificates;
@@ -38,6 +40,9 @@ struct ServerConfig {
 
     // Main server only: the TLSEngine addresses.
     std::vector<EngineAddress> engines;
+    // Main server only: TLSSessionCache (absent: the default) and TLSSessionTicketKeys.
+    std::shared_ptr<const SessionCacheSetting> session_cache;
+    std::shared_ptr<const tls::TicketKeys> ticket_keys;
 
     // Set by post_config for servers that serve TLS; immutable afterwards.
     const HostTls *compiled = nullptr;

@@ -11,6 +11,7 @@
 #include "config/startup_warnings.h"
 #include "connection/tls_connection.h"
 #include "filters/tls_stream.h"
+#include "integration/session_cache.h"
 #include "integration/tls_status.h"
 #include "proxy/backend_configs.h"
 #include "proxy/backend_connection.h"
@@ -22,6 +23,13 @@ namespace {
 
 void register_hooks(apr_pool_t *) {
     using namespace mod_tls;
+    // Before the configuration is read: the `tls-session-cache` mutex type (for Mutex).
+    ap_hook_pre_config(register_session_cache_mutex, nullptr, nullptr, APR_HOOK_MIDDLE);
+    // After the configuration is read (parent): set up TLSSessionCache's socache. Registered
+    // before compile_config (same order), which gives every host's config that store.
+    ap_hook_post_config(init_session_cache, nullptr, nullptr, APR_HOOK_MIDDLE);
+    // A new worker process: reattach the session cache's mutex.
+    ap_hook_child_init(attach_session_cache, nullptr, nullptr, APR_HOOK_MIDDLE);
     // After the configuration is read (parent, as root): compile per-host TLS state and check
     // that every TLS address has certificates. Runs again on every restart.
     ap_hook_post_config(compile_config, nullptr, nullptr, APR_HOOK_MIDDLE);

@@ -20,5 +20,6 @@ using ServerConfigHandle = BridgeHandle<tlsb_server_config, tlsb_server_config_f
 using ConnectionHandle = BridgeHandle<tlsb_conn, tlsb_conn_free>;
 using ClientConfigHandle = BridgeHandle<tlsb_client_config, tlsb_client_config_free>;
 using ClientVerifierHandle = BridgeHandle<tlsb_client_verifier, tlsb_client_verifier_free>;
+using TicketKeysHandle = BridgeHandle<tlsb_ticket_keys, tlsb_ticket_keys_free>;
 
 }  // namespace tls

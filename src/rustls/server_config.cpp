@@ -4,6 +4,27 @@
 
 namespace tls {
 
+namespace {
+
+// The C callbacks of tlsb_session_store, forwarding to the SessionStore in `user`.
+int store_put(void *user, const uint8_t *key, size_t key_len, const uint8_t *value,
+              size_t value_len) {
+    if (user == nullptr || key == nullptr || value == nullptr) return 0;
+    return static_cast<SessionStore *>(user)->put({key, key_len}, {value, value_len}) ? 1 : 0;
+}
+
+int store_get(void *user, const uint8_t *key, size_t key_len, int remove, uint8_t *buf,
+              size_t cap, size_t *len) {
+    if (user == nullptr || key == nullptr || buf == nullptr || len == nullptr) return 0;
+    std::optional<size_t> got =
+        static_cast<SessionStore *>(user)->get({key, key_len}, remove != 0, {buf, cap});
+    if (!got || *got > cap) return 0;
+    *len = *got;
+    return 1;
+}
+
+}  // namespace
+
 Result<ServerConfig> ServerConfig::build(const ServerConfigParams &params) {
     std::vector<const tlsb_certified_key *> keys;
     keys.reserve(params.keys.size());
@@ -28,6 +49,10 @@ Result<ServerConfig> ServerConfig::build(const ServerConfigParams &params) {
     raw.alpn_lens = alpn_lens.data();
     raw.alpn_len = alpn.size();
     raw.client_verifier = params.client_verifier ? params.client_verifier->get() : nullptr;
+    tlsb_session_store store{params.session_store, store_put, store_get};
+    raw.session_store = params.session_store != nullptr ? &store : nullptr;
+    raw.no_session_cache = params.no_session_cache ? 1 : 0;
+    raw.ticket_keys = params.ticket_keys != nullptr ? params.ticket_keys->get() : nullptr;
 
     tlsb_server_config *out = nullptr;
     tlsb_error err{};

@@ -9,6 +9,8 @@
 #include "rustls/client_verifier.h"
 #include "rustls/error.h"
 #include "rustls/handle.h"
+#include "rustls/session_store.h"
+#include "rustls/ticket_keys.h"
 
 namespace tls {
 
@@ -19,6 +21,11 @@ struct ServerConfigParams {
     bool honor_client_order = true;
     std::vector<std::string> alpn;             // protocols a connection may agree on
     const ClientVerifier *client_verifier = nullptr;  // nullptr: no client certificates asked
+    // Resumption: sessions in `session_store` (must outlive the config), else per process
+    // (rustls's in-memory cache) or nowhere (`no_session_cache`); tickets with `ticket_keys`.
+    SessionStore *session_store = nullptr;
+    bool no_session_cache = false;
+    const TicketKeys *ticket_keys = nullptr;   // shared; must outlive build()
 };
 
 class ServerConfig {
