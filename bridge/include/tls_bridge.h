@@ -151,6 +151,10 @@ typedef struct tlsb_server_config_params {
     int no_session_cache;                  /* nonzero (and session_store NULL): no cache at all */
     const struct tlsb_ticket_keys *ticket_keys; /* NULL: no tickets; else stateless tickets
                                   (TLS 1.2 and 1.3) with these keys. Shared, not consumed. */
+    /* The host's identity (address, names, certificates, client-certificate policy): sessions in
+     * session_store and tickets resume only on configs with the same bytes. Copied. */
+    const uint8_t *session_scope;
+    size_t session_scope_len;
 } tlsb_server_config_params;
 
 /* ---- session resumption ------------------------------------------------------------------ */

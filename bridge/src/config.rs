@@ -10,6 +10,7 @@ use rustls::sign::CertifiedKey;
 use rustls::{ServerConfig, SupportedCipherSuite, SupportedProtocolVersion};
 
 use crate::ffi::*;
+use crate::session_scope::{scope_of, ScopedStore, ScopedTickets};
 use crate::key::tlsb_certified_key;
 use crate::ocsp::Staple;
 
@@ -34,6 +35,9 @@ pub struct tlsb_server_config_params {
     pub no_session_cache: c_int,
     /// NULL: no tickets; else stateless tickets with these keys.
     pub ticket_keys: *const crate::ticket_keys::tlsb_ticket_keys,
+    /// The host's identity; sessions and tickets resume only where it is the same.
+    pub session_scope: *const u8,
+    pub session_scope_len: usize,
 }
 
 #[allow(non_camel_case_types)]
@@ -118,17 +122,19 @@ impl tlsb_server_config {
         if client_auth {
             base.key_log = Arc::new(crate::tls13_alert::ServerSecrets);
         }
+        // Sessions in a shared store or under shared ticket keys stay with this host.
+        let scope = scope_of(in_bytes(p.session_scope, p.session_scope_len, "params.session_scope")?);
         if !p.session_store.is_null() {
             // SAFETY: non-NULL, and the caller passes a valid tlsb_session_store.
             let store = crate::session_store::CallbackStore::new(unsafe { &*p.session_store })
                 .ok_or_else(|| Failure::null("params.session_store callbacks"))?;
-            base.session_storage = Arc::new(store);
+            base.session_storage = Arc::new(ScopedStore { inner: Arc::new(store), scope });
         } else if p.no_session_cache != 0 {
             base.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
         }
         if !p.ticket_keys.is_null() {
             // SAFETY: non-NULL ticket key handles come from tlsb_ticket_keys_new and are alive.
-            base.ticketer = unsafe { &*p.ticket_keys }.keys.clone();
+            base.ticketer = Arc::new(ScopedTickets { inner: unsafe { &*p.ticket_keys }.keys.clone(), scope });
         }
         // Last, so that it wraps whatever session store and ticketer the config uses.
         crate::observe::instrument(&mut base);

@@ -19,6 +19,7 @@ mod key;
 mod names;
 mod observe;
 mod ocsp;
+mod session_scope;
 mod session_store;
 mod sni_probe;
 mod suite_bits;

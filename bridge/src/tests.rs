@@ -110,6 +110,8 @@ fn make_config(versions: &[u16], suites: &[u16], keys: &[&Key], honor: bool, alp
         session_store: null(),
         no_session_cache: 0,
         ticket_keys: null(),
+        session_scope: null(),
+        session_scope_len: 0,
     };
     let mut out = null_mut();
     let mut e = new_err();
@@ -923,6 +925,7 @@ fn null_arguments_are_refused() {
         versions: null(), versions_len: 0, suites: null(), suites_len: 0, keys: null(), keys_len: 1,
         honor_client_order: 0, alpn: null(), alpn_lens: null(), alpn_len: 0, client_verifier: null(),
         session_store: null(), no_session_cache: 0, ticket_keys: null(),
+        session_scope: null(), session_scope_len: 0,
     };
     assert_eq!(tlsb_server_config_new(&params, &mut cout, &mut e), TLSB_ERR_NULL);
     let nullkey: *const tlsb_certified_key = null();

@@ -82,6 +82,8 @@ fn server(versions: &[u16]) -> Server {
         session_store: null(),
         no_session_cache: 0,
         ticket_keys: null(),
+        session_scope: null(),
+        session_scope_len: 0,
     };
     let mut config = null_mut();
     assert_eq!(tlsb_server_config_new(&params, &mut config, null_mut()), TLSB_OK);

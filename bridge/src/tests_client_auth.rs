@@ -44,6 +44,7 @@ fn config_with(v: &Verifier, k: &Key) -> Config {
         honor_client_order: 0, alpn: null(), alpn_lens: null(), alpn_len: 0,
         client_verifier: v.0,
         session_store: null(), no_session_cache: 0, ticket_keys: null(),
+        session_scope: null(), session_scope_len: 0,
     };
     let mut out = null_mut();
     let mut e = new_err();

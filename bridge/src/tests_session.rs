@@ -84,6 +84,10 @@ fn ticket_keys(text: &str) -> Result<Keys, ErrInfo> {
 }
 
 fn config_with(key: &Key, store: Option<&tlsb_session_store>, none: bool, keys: Option<&Keys>) -> Config {
+    config_scoped(key, store, none, keys, "")
+}
+
+fn config_scoped(key: &Key, store: Option<&tlsb_session_store>, none: bool, keys: Option<&Keys>, scope: &str) -> Config {
     let k = [key.0 as *const tlsb_certified_key];
     let params = tlsb_server_config_params {
         versions: null(),
@@ -100,6 +104,8 @@ fn config_with(key: &Key, store: Option<&tlsb_session_store>, none: bool, keys: 
         session_store: store.map(|s| s as *const _).unwrap_or(null()),
         no_session_cache: c_int::from(none),
         ticket_keys: keys.map(|k| k.0 as *const _).unwrap_or(null()),
+        session_scope: scope.as_ptr(),
+        session_scope_len: scope.len(),
     };
     let mut out = null_mut();
     let mut e = new_err();
@@ -127,6 +133,27 @@ fn a_shared_store_resumes_across_configs() {
         assert!(*store.puts.lock().unwrap() >= 1, "the session went to the store");
         assert!(resumed(&connect(&client, &b)), "{:?}: b resumes a's session", version.version);
         assert!(resumed(&connect(&client, &a)), "{:?}: and back", version.version);
+    }
+}
+
+#[test]
+fn sessions_and_tickets_stay_within_their_scope() {
+    for version in VERSIONS.iter().copied() {
+        let key = load("rsa.crt", "rsa.key");
+        let store = MapStore::default();
+        let cb = store.callbacks();
+        let keys = ticket_keys(K1).unwrap();
+        for tickets in [None, Some(&keys)] {
+            let a = config_scoped(&key, Some(&cb), false, tickets, "127.0.0.1:443 a.test");
+            let a2 = config_scoped(&key, Some(&cb), false, tickets, "127.0.0.1:443 a.test");
+            let b = config_scoped(&key, Some(&cb), false, tickets, "127.0.0.1:8443 a.test");
+            let client = resuming_client_config(version);
+            assert!(!resumed(&connect(&client, &a)));
+            assert!(!resumed(&connect(&client, &b)), "{:?}: another scope never resumes a's session", version.version);
+            let client = resuming_client_config(version);
+            assert!(!resumed(&connect(&client, &a)));
+            assert!(resumed(&connect(&client, &a2)), "{:?}: the same scope (another server of a cluster) resumes", version.version);
+        }
     }
 }
 
@@ -243,6 +270,7 @@ fn a_store_without_callbacks_is_refused() {
         versions: null(), versions_len: 0, suites: null(), suites_len: 0, keys: k.as_ptr(), keys_len: 1,
         honor_client_order: 0, alpn: null(), alpn_lens: null(), alpn_len: 0, client_verifier: null(),
         session_store: &empty, no_session_cache: 0, ticket_keys: null(),
+        session_scope: null(), session_scope_len: 0,
     };
     let mut out = null_mut();
     assert_eq!(tlsb_server_config_new(&params, &mut out, null_mut()), TLSB_ERR_NULL);

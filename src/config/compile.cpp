@@ -13,6 +13,7 @@
 #include "config/startup_warnings.h"
 #include "integration/md_certificates.h"
 #include "integration/session_cache.h"
+#include "rustls/bytes.h"
 #include "rustls/connection.h"
 
 APLOG_USE_MODULE(tls);
@@ -178,6 +179,15 @@ std::string compile_host(CompiledConfig &cc, apr_pool_t *ptemp, server_rec *s,
         return err;
     if (client_auth.verifier) params.client_verifier = &*client_auth.verifier;
     apply_resumption_settings(params, main_server);
+    // Sessions resume only on a host with the same name, certificates and client-certificate
+    // policy (as mod_ssl's per-vhost session id context): the same host on every server of a
+    // cluster, never another host that answers the same SNI with other certificates or rules.
+    params.session_scope = s == main_server ? "main server" : host_name(s);
+    for (const CertificateEntry &c : certificates) {
+        const auto id = c.key->ocsp_id();  // SHA-256 of the certificate
+        params.session_scope += tls::as_text(id);
+    }
+    params.session_scope += client_auth.identity;
     auto built = tls::ServerConfig::build(params);
     if (!built) {
         return "cannot build the TLS configuration of " + host_site(s, main_server) + ": " +

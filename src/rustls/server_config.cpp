@@ -53,6 +53,8 @@ Result<ServerConfig> ServerConfig::build(const ServerConfigParams &params) {
     raw.session_store = params.session_store != nullptr ? &store : nullptr;
     raw.no_session_cache = params.no_session_cache ? 1 : 0;
     raw.ticket_keys = params.ticket_keys != nullptr ? params.ticket_keys->get() : nullptr;
+    raw.session_scope = as_u8(params.session_scope).data();
+    raw.session_scope_len = params.session_scope.size();
 
     tlsb_server_config *out = nullptr;
     tlsb_error err{};

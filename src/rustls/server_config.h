@@ -26,6 +26,8 @@ struct ServerConfigParams {
     SessionStore *session_store = nullptr;
     bool no_session_cache = false;
     const TicketKeys *ticket_keys = nullptr;   // shared; must outlive build()
+    // Sessions and tickets resume only between configs with the same scope (the host's identity).
+    std::string session_scope;
 };
 
 class ServerConfig {
