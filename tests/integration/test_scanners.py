@@ -29,13 +29,7 @@ def test_testssl_finds_nothing_medium_or_higher(default_server, pki):
     if not shutil.which(TESTSSL):
         pytest.fail("testssl.sh missing (Debian package testssl.sh)")
     a, port = default_server
-    out = a.root / "testssl.json"
-    proc = subprocess.run([TESTSSL, "--jsonfile", str(out), "--quiet", "--color", "0",
-                           "--warnings", "off", "--ip", "127.0.0.1", "--add-ca", str(pki.root_ca),
-                           "--sneaky", f"https://localhost:{port}"],
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=900)
-    assert out.exists(), proc.stdout[-3000:]
-    findings = json.loads(out.read_text())
+    findings = run_testssl(port, pki, a.root / "testssl.json", "--sneaky")
     assert any(f.get("id") == "TLS1_3" for f in findings), "testssl did not scan the protocols"
     bad = [f for f in findings if f.get("severity") in BAD_SEVERITIES
            and f.get("id") not in ACCEPTED]
@@ -56,6 +50,30 @@ def test_testssl_finds_nothing_medium_or_higher(default_server, pki):
 #  cert_revocation   the test PKI's certificates carry no CRL/OCSP URI
 #  security_headers  HSTS and friends are HTTP headers (mod_headers), not TLS
 ACCEPTED = {"cipher_order", "cert_revocation", "security_headers"}
+
+
+def run_testssl(port: int, pki, out, *options) -> list[dict]:
+    proc = subprocess.run([TESTSSL, "--jsonfile", str(out), "--quiet", "--color", "0",
+                           "--warnings", "off", "--ip", "127.0.0.1", "--add-ca", str(pki.root_ca),
+                           *options, f"https://localhost:{port}"],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=900)
+    assert out.exists(), proc.stdout[-3000:]
+    return json.loads(out.read_text())
+
+
+@pytest.mark.slow
+def test_testssl_server_cipher_order_with_honor_client_order_off(apache_factory, pki):
+    """The one finding about the module's defaults (cipher_order) goes away with
+    TLSHonorClientOrder off: then the server's order is used, and testssl sees it."""
+    if not shutil.which(TESTSSL):
+        pytest.fail("testssl.sh missing (Debian package testssl.sh)")
+    port = apache.free_port()
+    a = apache_factory(apache.tls_site(port, pki.leaves["p256"], extra="TLSHonorClientOrder off"))
+    findings = run_testssl(port, pki, a.root / "order.json", "--server-preference")
+    order = [f for f in findings if f.get("id") == "cipher_order"]
+    assert order, [f.get("id") for f in findings]
+    assert order[0]["severity"] not in BAD_SEVERITIES, order[0]
+    assert not a.crash_lines()
 
 
 def test_sslscan_agrees_on_protocols(default_server):
