@@ -47,10 +47,18 @@ def server(module_apache_factory, pki):
     a = module_apache_factory(LIMITS + apache.tls_site(port, pki.leaves["p256"]),
                               extra_modules=("reqtimeout",), log_level="info")
     a.add_file("index.html", BODY)
-    # both children up with their threads before the first pid snapshot
-    deadline = time.monotonic() + 30
-    while len(hostile.child_pids(a.pid)) < 2 and time.monotonic() < deadline:
+    # Both worker children (StartServers 2) and mod_cgid's daemon up before the first pid
+    # snapshot, and the set stable for a second.
+    deadline = time.monotonic() + 60
+    stable_since, last = time.monotonic(), set()
+    while time.monotonic() < deadline:
+        now = hostile.child_pids(a.pid)
+        if now != last:
+            stable_since, last = time.monotonic(), now
+        elif len(now) >= 3 and time.monotonic() - stable_since > 1.0:
+            break
         time.sleep(0.1)
+    assert len(last) >= 3, f"Apache's children did not all start: {last}"
     return a, port
 
 
@@ -233,8 +241,8 @@ def test_64k_client_hello(server, legit):
 
 def test_tls12_renegotiation_is_refused(server, legit, pki):
     """openssl s_client's `R` asks for a renegotiation inside an established TLS 1.2 session:
-    refused (the connection ends without a second handshake); a request on the same kind of
-    connection without `R` works (control)."""
+    refused with the no_renegotiation alert, and the connection ends without a second
+    handshake; a request on the same kind of connection without `R` works (control)."""
     a, port = server
     request = b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
     control = clients.s_client(port, ["-tls1_2", "-ign_eof"], input=request, cafile=pki.root_ca,
@@ -261,6 +269,9 @@ def test_tls12_renegotiation_is_refused(server, legit, pki):
             p.wait()
     text = out.decode("utf-8", "replace")
     assert "RENEGOTIATING" in text, text[-2000:]
+    # the server answered the new ClientHello with the no_renegotiation alert (OpenSSL: "no
+    # renegotiation"), the client gave up on the connection
+    assert "no renegotiation" in text, text[-2000:]
     assert "200 OK" not in text, "the request after the renegotiation attempt was served"
     assert p.returncode is not None
     a.wait_for_log(r"\[tls:info\].*(connection error|handshake failed)", since=mark, timeout=10)
