@@ -142,7 +142,7 @@ public:
         switch (what % 6) {
             case 0: case 1: case 2: {  // request bytes, often with lines
                 std::string data;
-                const size_t len = in_.u16() % 40000;
+                const size_t len = in_.u16() % 20000;
                 for (size_t i = 0; i < len; ++i) data.push_back((i % 61 == 60) ? '\n' : static_cast<char>('a' + i % 26));
                 if (!data.empty() && SSL_write(ssl_, data.data(), static_cast<int>(data.size())) > 0)
                     client_sent_ += data;
@@ -192,7 +192,7 @@ public:
         std::string written;
         for (unsigned i = 0; i < buckets; ++i) {
             const uint8_t kind = in_.u8();
-            const size_t len = (kind & 0x40) ? in_.u16() * 4u : in_.u8();
+            const size_t len = (kind & 0x40) ? in_.u16() : in_.u8();
             std::string data(len, static_cast<char>('A' + i));
             if (kind % 4 == 3) {
                 APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_flush_create(bb->bucket_alloc));
