@@ -8,6 +8,7 @@ Usage: scripts/memcheck.py [path/to/mod_tls.so]   (default build/mod_tls.so)
 """
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -76,6 +77,8 @@ def main() -> int:
         print("valgrind did not finish its report")
         return 2
     print("memcheck: no definite leak from mod_tls.so")
+    shutil.rmtree(a.root, ignore_errors=True)  # kept for inspection when it fails
+    shutil.rmtree(p.dir, ignore_errors=True)
     return 0
 
 
