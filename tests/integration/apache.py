@@ -476,6 +476,23 @@ class Apache:
                 time.sleep(0.2)
         self.check_reports()
 
+    def graceful(self, timeout: float = 30.0) -> None:
+        """`apache2 -k graceful` (re-reads the configuration and certificates; old children
+        finish their connections) and wait until the parent logs that it resumed."""
+        marker = "resuming normal operations"
+        before = self.error_log().count(marker)
+        proc = subprocess.run([APACHE2, "-f", str(self.conf_path), "-k", "graceful"],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              env=self._env(), timeout=60)
+        if proc.returncode != 0:
+            raise ApacheError(f"apache2 -k graceful failed: {proc.stdout.decode(errors='replace')}")
+        deadline = time.monotonic() + timeout
+        while self.error_log().count(marker) <= before:
+            if time.monotonic() > deadline:
+                raise ApacheError(f"no '{marker}' within {timeout}s after graceful:\n"
+                                  f"{self.error_log()[-3000:]}")
+            time.sleep(0.05)
+
     def sanitizer_reports(self) -> dict[str, str]:
         reports = {}
         for p in sorted(self.root.glob("asan.*")) + sorted(self.root.glob("ubsan.*")):

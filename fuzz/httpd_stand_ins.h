@@ -1,0 +1,30 @@
+// Minimal stand-ins for the httpd functions src/filters/tls_stream.cpp calls (httpd is a program,
+// not a library we can link): filter registration and chaining, the EOC bucket type, logging.
+// APR (buckets, brigades, pools) is the real library. Only the fuzz harness uses these.
+#pragma once
+
+#include "apache/includes.h"
+
+namespace fuzz {
+
+// The network below the TLS filters: what ap_get_brigade / ap_pass_brigade on the filter below
+// TLS_IN / TLS_OUT reach.
+class Network {
+public:
+    virtual ~Network() = default;
+    virtual apr_status_t read(apr_bucket_brigade *bb, ap_input_mode_t mode,
+                              apr_read_type_e block, apr_off_t readbytes) = 0;
+    virtual apr_status_t write(apr_bucket_brigade *bb) = 0;
+};
+
+// Filters added from now on sit on top of `network` (nullptr: none).
+void set_network(Network *network);
+
+// An EOC bucket (the stand-in's type is the one AP_BUCKET_IS_EOC checks).
+apr_bucket *eoc_bucket(apr_bucket_alloc_t *list);
+
+// A conn_rec over pool with a log configuration that lets every level through (so the log
+// calls and their format arguments run).
+conn_rec *make_connection(apr_pool_t *pool);
+
+}  // namespace fuzz
