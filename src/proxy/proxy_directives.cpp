@@ -9,6 +9,7 @@
 
 #include "apache/file_bytes.h"
 #include "apache/pool_owned.h"
+#include "config/cipher_directive.h"
 #include "config/cipher_names.h"
 #include "config/dir_config.h"
 #include "config/protocol_version.h"
@@ -36,28 +37,9 @@ const T *keep(cmd_parms *cmd, T value) {
 const char *set_ciphers(cmd_parms *cmd, const std::vector<uint16_t> *&target,
                         std::string_view clear_word, bool warn_unsupported, int argc,
                         char *const argv[]) {
-    std::vector<std::string_view> args(argv, argv + argc);
-    if (args.size() == 1 && args[0] == clear_word) {
-        target = keep(cmd, std::vector<uint16_t>{});
-        return nullptr;
-    }
     std::vector<uint16_t> ids;
-    for (const std::string &name : split_cipher_names(args)) {
-        std::optional<uint16_t> id = cipher_suite_id(name);
-        if (!id) {
-            return error(cmd, "unknown cipher suite '" + name +
-                                  "'; use IANA names (TLS_AES_128_GCM_SHA256, "
-                                  "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256), OpenSSL names "
-                                  "(ECDHE-ECDSA-AES128-GCM-SHA256) or TLS_CIPHER_0xNNNN");
-        }
-        if (warn_unsupported && !tls::is_supported_cipher_suite(*id)) {
-            defer_startup_warning(std::string(cmd->cmd->name) + " at " +
-                                  site_of(cmd).describe() + ": cipher suite '" + name +
-                                  "' is not implemented by rustls; ignored");
-        }
-        ids.push_back(*id);
-    }
-    if (ids.empty()) return error(cmd, "no cipher suite names given");
+    if (const char *err = parse_cipher_arguments(cmd, clear_word, warn_unsupported, argc, argv, ids))
+        return err;
     target = keep(cmd, std::move(ids));
     return nullptr;
 }
