@@ -9,7 +9,7 @@ use rustls::sign::CertifiedKey;
 use rustls::{ClientConfig, Error, RootCertStore, ServerName, SignatureScheme};
 
 use crate::alerts::alert_for;
-use crate::config::{suite, version};
+use crate::config::{suites_from, versions_from};
 use crate::ffi::*;
 use crate::key::tlsb_certified_key;
 use crate::names::alert_str;
@@ -82,16 +82,8 @@ pub fn root_store(pem: &[u8]) -> Res<RootCertStore> {
 
 impl tlsb_client_config {
     pub fn from_params(p: &tlsb_client_config_params) -> Res<Self> {
-        let versions = in_array(p.versions, p.versions_len, "params.versions")?
-            .iter()
-            .map(|v| version(*v))
-            .collect::<Res<Vec<_>>>()?;
-        let versions = if versions.is_empty() { rustls::ALL_VERSIONS.to_vec() } else { versions };
-        let suites = in_array(p.suites, p.suites_len, "params.suites")?
-            .iter()
-            .map(|s| suite(*s))
-            .collect::<Res<Vec<_>>>()?;
-        let suites = if suites.is_empty() { rustls::ALL_CIPHER_SUITES.to_vec() } else { suites };
+        let versions = versions_from(p.versions, p.versions_len)?;
+        let suites = suites_from(p.suites, p.suites_len)?;
         let store = root_store(in_bytes(p.ca_pem, p.ca_len, "params.ca_pem")?)?;
         let anchors = store.len();
 

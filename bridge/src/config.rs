@@ -67,17 +67,8 @@ impl tlsb_server_config {
     }
 
     pub fn from_params(p: &tlsb_server_config_params) -> Res<Self> {
-        let versions = in_array(p.versions, p.versions_len, "params.versions")?
-            .iter()
-            .map(|v| version(*v))
-            .collect::<Res<Vec<_>>>()?;
-        let versions = if versions.is_empty() { rustls::ALL_VERSIONS.to_vec() } else { versions };
-
-        let suites = in_array(p.suites, p.suites_len, "params.suites")?
-            .iter()
-            .map(|s| suite(*s))
-            .collect::<Res<Vec<_>>>()?;
-        let suites = if suites.is_empty() { rustls::ALL_CIPHER_SUITES.to_vec() } else { suites };
+        let versions = versions_from(p.versions, p.versions_len)?;
+        let suites = suites_from(p.suites, p.suites_len)?;
 
         let mut keys = Vec::new();
         for k in in_array(p.keys, p.keys_len, "params.keys")? {
@@ -159,7 +150,19 @@ fn client_verifier(v: *const crate::client_verify::tlsb_client_verifier) -> Arc<
     unsafe { &*v }.build()
 }
 
-pub(crate) fn version(v: u16) -> Res<&'static SupportedProtocolVersion> {
+/// The protocol versions of a params array; empty: all that rustls supports.
+pub(crate) fn versions_from(p: *const u16, len: usize) -> Res<Vec<&'static SupportedProtocolVersion>> {
+    let versions = in_array(p, len, "params.versions")?.iter().map(|v| version(*v)).collect::<Res<Vec<_>>>()?;
+    Ok(if versions.is_empty() { rustls::ALL_VERSIONS.to_vec() } else { versions })
+}
+
+/// The cipher suites of a params array, in order; empty: all that rustls supports.
+pub(crate) fn suites_from(p: *const u16, len: usize) -> Res<Vec<SupportedCipherSuite>> {
+    let suites = in_array(p, len, "params.suites")?.iter().map(|s| suite(*s)).collect::<Res<Vec<_>>>()?;
+    Ok(if suites.is_empty() { rustls::ALL_CIPHER_SUITES.to_vec() } else { suites })
+}
+
+fn version(v: u16) -> Res<&'static SupportedProtocolVersion> {
     match v {
         0x0303 => Ok(&rustls::version::TLS12),
         0x0304 => Ok(&rustls::version::TLS13),
@@ -167,7 +170,7 @@ pub(crate) fn version(v: u16) -> Res<&'static SupportedProtocolVersion> {
     }
 }
 
-pub(crate) fn suite(id: u16) -> Res<SupportedCipherSuite> {
+fn suite(id: u16) -> Res<SupportedCipherSuite> {
     rustls::ALL_CIPHER_SUITES
         .iter()
         .find(|s| s.suite().get_u16() == id)
