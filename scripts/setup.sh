@@ -26,8 +26,9 @@ packages=(
   pebble python3-websockets
   # hardening: libFuzzer (make fuzz), external scanners, memcheck
   clang libclang-rt-14-dev testssl.sh sslscan valgrind
-  # packaging (make deb)
-  debhelper dpkg-dev fakeroot lintian
+  # packaging (make deb): dpkg-buildpackage checks build-essential and the control file's
+  # Build-Depends (the rest of them are above)
+  build-essential debhelper dpkg-dev fakeroot lintian librust-base64-dev
 )
 # The bridge builds with Debian's cargo and rustc 1.63 (bridge/.cargo/config.toml pins
 # /usr/bin/rustc), even where a rustup toolchain is on PATH.
