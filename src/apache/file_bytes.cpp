@@ -3,14 +3,9 @@
 #include <apr_file_io.h>
 #include <apr_strings.h>
 
-namespace mod_tls {
+#include "apache/apr_error.h"
 
-namespace {
-std::string apr_error(apr_status_t rv) {
-    char buf[256];
-    return apr_strerror(rv, buf, sizeof(buf));
-}
-}  // namespace
+namespace mod_tls {
 
 FileBytes read_file_bytes(apr_pool_t *pool, const char *path, size_t max_bytes) {
     FileBytes out;

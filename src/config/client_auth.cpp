@@ -6,14 +6,12 @@
 
 #include "apache/file_bytes.h"
 #include "config/server_config.h"
+#include "config/directive_error.h"
 
 namespace mod_tls {
 
 namespace {
 
-const char *error(cmd_parms *cmd, const std::string &message) {
-    return apr_pstrcat(cmd->pool, cmd->cmd->name, ": ", message.c_str(), nullptr);
-}
 
 int64_t now_seconds() { return static_cast<int64_t>(apr_time_sec(apr_time_now())); }
 
@@ -35,11 +33,11 @@ const char *set_client_ca(cmd_parms *cmd, void *, const char *arg) {
     if (const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT)) return err;
     const std::string path = ap_server_root_relative(cmd->pool, arg);
     FileBytes pem = read_file_bytes(cmd->temp_pool, path.c_str());
-    if (!pem.ok) return error(cmd, pem.error + "; check the CA file's path");
+    if (!pem.ok) return directive_error(cmd, pem.error + "; check the CA file's path");
     auto checked = tls::ClientVerifier::create(tls::ClientAuthMode::kOptional,
                                                std::span<const char>(pem.data));
     if (!checked) {
-        return error(cmd, "'" + path + "': " + checked.error().message() +
+        return directive_error(cmd, "'" + path + "': " + checked.error().message() +
                               "; give a PEM file with the CA certificate(s) that issue client "
                               "certificates");
     }
@@ -60,7 +58,7 @@ const char *set_client_certificate(cmd_parms *cmd, void *, const char *arg) {
     } else if (strcasecmp(arg, "none") == 0) {
         mode = ClientCertMode::kNone;
     } else {
-        return error(cmd, std::string("'") + arg + "' is not a mode; write required, optional or none");
+        return directive_error(cmd, std::string("'") + arg + "' is not a mode; write required, optional or none");
     }
     ClientAuthConfig &ca = server_config(cmd->server)->client_auth;
     ca.mode = mode;
@@ -71,7 +69,7 @@ const char *set_client_certificate(cmd_parms *cmd, void *, const char *arg) {
 // TLSUserName variable — which SSL_* variable becomes the request's user.
 const char *set_user_name(cmd_parms *cmd, void *, const char *arg) {
     if (const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT)) return err;
-    if (*arg == '\0') return error(cmd, "give a variable name, e.g. SSL_CLIENT_S_DN_CN");
+    if (*arg == '\0') return directive_error(cmd, "give a variable name, e.g. SSL_CLIENT_S_DN_CN");
     server_config(cmd->server)->client_auth.user_name = std::string(arg);
     return nullptr;
 }
@@ -81,7 +79,7 @@ const char *add_client_crl(cmd_parms *cmd, void *, const char *arg) {
     if (const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT)) return err;
     const std::string path = ap_server_root_relative(cmd->pool, arg);
     FileBytes probe = read_file_bytes(cmd->temp_pool, path.c_str(), 64u << 20);
-    if (!probe.ok) return error(cmd, probe.error + "; check the CRL file's path");
+    if (!probe.ok) return directive_error(cmd, probe.error + "; check the CRL file's path");
     server_config(cmd->server)->client_auth.crls.push_back({path, site_of(cmd)});
     return nullptr;
 }

@@ -21,6 +21,7 @@
 #include "proxy/proxy_directives.h"
 #include "integration/session_cache.h"
 #include "integration/ticket_key_file.h"
+#include "config/directive_error.h"
 
 APLOG_USE_MODULE(tls);
 
@@ -35,15 +36,12 @@ cmd_func handler(Handler h) {
     return reinterpret_cast<cmd_func>(reinterpret_cast<void (*)()>(h));
 }
 
-const char *error(cmd_parms *cmd, const std::string &message) {
-    return apr_pstrcat(cmd->pool, cmd->cmd->name, ": ", message.c_str(), nullptr);
-}
 
 // TLSEngine [address:]port — main server only, repeatable.
 const char *set_engine(cmd_parms *cmd, void *, const char *arg) {
     if (const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY)) return err;
     EngineAddress engine;
-    if (const char *err = parse_engine_address(cmd->pool, arg, &engine)) return error(cmd, err);
+    if (const char *err = parse_engine_address(cmd->pool, arg, &engine)) return directive_error(cmd, err);
     engine.site = site_of(cmd);
     server_config(cmd->server)->engines.push_back(std::move(engine));
     return nullptr;
@@ -59,16 +57,16 @@ const char *add_certificate(cmd_parms *cmd, void *, const char *cert_arg, const 
     entry.site = site_of(cmd);
 
     FileBytes cert = read_file_bytes(cmd->temp_pool, entry.cert_path.c_str());
-    if (!cert.ok) return error(cmd, cert.error + "; check the certificate file's path");
+    if (!cert.ok) return directive_error(cmd, cert.error + "; check the certificate file's path");
     FileBytes key = key_arg ? read_file_bytes(cmd->temp_pool, entry.key_path.c_str()) : cert;
-    if (!key.ok) return error(cmd, key.error + "; check the key file's path");
+    if (!key.ok) return directive_error(cmd, key.error + "; check the key file's path");
 
     auto loaded = tls::CertifiedKey::from_pem(std::span<const char>(cert.data),
                                               std::span<const char>(key.data));
     if (!loaded) {
         std::string what = "'" + entry.cert_path + "'";
         if (key_arg) what += " with key '" + entry.key_path + "'";
-        return error(cmd, what + ": " + loaded.error().message());
+        return directive_error(cmd, what + ": " + loaded.error().message());
     }
     entry.key = std::make_shared<const tls::CertifiedKey>(std::move(loaded.value()));
     server_config(cmd->server)->certificates.push_back(std::move(entry));
@@ -79,7 +77,7 @@ const char *add_certificate(cmd_parms *cmd, void *, const char *cert_arg, const 
 const char *set_protocol(cmd_parms *cmd, void *, const char *arg) {
     if (const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT)) return err;
     ProtocolMinimum parsed = parse_protocol_minimum(arg);
-    if (!parsed.ok) return error(cmd, parsed.error);
+    if (!parsed.ok) return directive_error(cmd, parsed.error);
     if (!parsed.warning.empty())
         defer_startup_warning("TLSProtocol at " + site_of(cmd).describe() + ": " + parsed.warning);
     server_config(cmd->server)->min_protocol = parsed.version;
@@ -117,7 +115,7 @@ const char *set_flag(cmd_parms *cmd, std::optional<bool> &target, const char *ar
     } else if (strcasecmp(arg, "off") == 0) {
         target = false;
     } else {
-        return error(cmd, std::string("'") + arg + "' is not a flag value; write on or off");
+        return directive_error(cmd, std::string("'") + arg + "' is not a flag value; write on or off");
     }
     return nullptr;
 }
@@ -135,7 +133,7 @@ const char *set_strict_sni(cmd_parms *cmd, void *, const char *arg) {
 const char *set_options(cmd_parms *cmd, void *dir, int argc, char *const argv[]) {
     std::vector<std::string_view> args(argv, argv + argc);
     std::string err = apply_tls_options(static_cast<DirConfig *>(dir)->options, args);
-    if (!err.empty()) return error(cmd, err);
+    if (!err.empty()) return directive_error(cmd, err);
     return nullptr;
 }
 

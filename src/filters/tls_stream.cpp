@@ -4,6 +4,8 @@
 #include <memory>
 #include <utility>
 
+#include "apache/apr_error.h"
+
 APLOG_USE_MODULE(tls);
 
 namespace mod_tls {
@@ -38,10 +40,6 @@ apr_status_t output_filter(ap_filter_t *f, apr_bucket_brigade *bb) {
 // freed allocator nodes per connection, and an idle connection should hold no TLS buffers.
 void free_tls_buffer(void *buffer) { std::unique_ptr<char[]> owner(static_cast<char *>(buffer)); }
 
-std::string apr_error(apr_status_t rv) {
-    char buf[256];
-    return apr_strerror(rv, buf, sizeof(buf));
-}
 
 }  // namespace
 

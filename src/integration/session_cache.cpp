@@ -13,6 +13,7 @@
 #include "config/server_config.h"
 #include "config/startup_warnings.h"
 #include "integration/socache_store.h"
+#include "apache/apr_error.h"
 
 APLOG_USE_MODULE(tls);
 
@@ -23,11 +24,6 @@ namespace {
 constexpr const char *kMutexType = "tls-session-cache";
 // Names the cache's entries (memcache/redis key prefix; shmcb's file name): max 16 characters.
 constexpr const char *kCacheName = "mod_tls-session";
-
-std::string apr_error_text(apr_status_t rv) {
-    char buf[256];
-    return apr_strerror(rv, buf, sizeof buf);
-}
 
 // The store of the configuration in force, and how resumption is set up.
 SocacheStore *g_store = nullptr;
@@ -164,7 +160,7 @@ int init_session_cache(apr_pool_t *pconf, apr_pool_t *, apr_pool_t *ptemp, serve
         ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
                      "TLSSessionCache %s%s: cannot initialize the session cache (%s); fix the "
                      "cache specification, or write 'TLSSessionCache none'",
-                     spec.c_str(), where.c_str(), apr_error_text(rv).c_str());
+                     spec.c_str(), where.c_str(), apr_error(rv).c_str());
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     g_store = store;

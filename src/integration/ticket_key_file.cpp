@@ -14,14 +14,12 @@
 #include "config/server_config.h"
 #include "integration/session_cache.h"
 #include "rustls/ticket_keys.h"
+#include "config/directive_error.h"
 
 namespace mod_tls {
 
 namespace {
 
-const char *error(cmd_parms *cmd, const std::string &message) {
-    return apr_pstrcat(cmd->pool, cmd->cmd->name, ": ", message.c_str(), nullptr);
-}
 
 std::string octal_mode(mode_t mode) {
     char buf[8];
@@ -36,20 +34,20 @@ const char *set_session_ticket_keys(cmd_parms *cmd, void *, const char *arg) {
     std::string path = ap_server_root_relative(cmd->pool, arg);
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) {
-        return error(cmd, "cannot read '" + path + "': " + std::strerror(errno) +
+        return directive_error(cmd, "cannot read '" + path + "': " + std::strerror(errno) +
                               "; check the key file's path");
     }
     // Whoever reads the keys can decrypt every ticket (and so every resumed session's secrets).
     if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-        return error(cmd, "'" + path + "' is accessible to group or others (mode " +
+        return directive_error(cmd, "'" + path + "' is accessible to group or others (mode " +
                               octal_mode(st.st_mode) + "); the keys protect every session: " +
                               "run 'chmod 600 " + path + "'");
     }
     FileBytes text = read_file_bytes(cmd->temp_pool, path.c_str(), 64 * 1024);
-    if (!text.ok) return error(cmd, text.error);
+    if (!text.ok) return directive_error(cmd, text.error);
     auto keys = tls::TicketKeys::parse(std::span<const char>(text.data), kSessionLifetimeSecs);
     std::fill(text.data.begin(), text.data.end(), '\0');
-    if (!keys) return error(cmd, "'" + path + "': " + keys.error().message());
+    if (!keys) return directive_error(cmd, "'" + path + "': " + keys.error().message());
     server_config(cmd->server)->ticket_keys =
         std::make_shared<const tls::TicketKeys>(std::move(keys.value()));
     return nullptr;

@@ -17,14 +17,12 @@
 #include "config/startup_warnings.h"
 #include "rustls/client_config.h"
 #include "rustls/connection.h"
+#include "config/directive_error.h"
 
 namespace mod_tls {
 
 namespace {
 
-const char *error(cmd_parms *cmd, const std::string &message) {
-    return apr_pstrcat(cmd->pool, cmd->cmd->name, ": ", message.c_str(), nullptr);
-}
 
 ProxySettings &settings(void *dir) { return static_cast<DirConfig *>(dir)->proxy; }
 
@@ -53,7 +51,7 @@ const char *set_proxy_engine(cmd_parms *cmd, void *dir, const char *arg) {
     } else if (strcasecmp(arg, "off") == 0) {
         settings(dir).engine = 0;
     } else {
-        return error(cmd, std::string("'") + arg + "' is not a flag value; write on or off");
+        return directive_error(cmd, std::string("'") + arg + "' is not a flag value; write on or off");
     }
     return nullptr;
 }
@@ -63,12 +61,12 @@ const char *set_proxy_ca(cmd_parms *cmd, void *dir, const char *arg) {
     ProxyCa ca;
     ca.file = ap_server_root_relative(cmd->pool, arg);
     FileBytes pem = read_file_bytes(cmd->temp_pool, ca.file.c_str(), 16 << 20);
-    if (!pem.ok) return error(cmd, pem.error + "; check the CA file's path");
+    if (!pem.ok) return directive_error(cmd, pem.error + "; check the CA file's path");
     tls::ClientConfigParams probe;
     probe.ca_pem = pem.data;
     auto built = tls::ClientConfig::build(probe);
     if (!built) {
-        return error(cmd, "'" + ca.file + "': " + built.error().message() +
+        return directive_error(cmd, "'" + ca.file + "': " + built.error().message() +
                               "; give a PEM file of CA certificates");
     }
     ca.pem = std::move(pem.data);
@@ -79,7 +77,7 @@ const char *set_proxy_ca(cmd_parms *cmd, void *dir, const char *arg) {
 // TLSProxyProtocol version+ — as TLSProtocol.
 const char *set_proxy_protocol(cmd_parms *cmd, void *dir, const char *arg) {
     ProtocolMinimum parsed = parse_protocol_minimum(arg);
-    if (!parsed.ok) return error(cmd, parsed.error);
+    if (!parsed.ok) return directive_error(cmd, parsed.error);
     if (!parsed.warning.empty()) {
         defer_startup_warning("TLSProxyProtocol at " + site_of(cmd).describe() + ": " +
                               parsed.warning);
@@ -103,15 +101,15 @@ const char *add_proxy_machine_certificate(cmd_parms *cmd, void *dir, const char 
     const char *cert_path = ap_server_root_relative(cmd->pool, cert_arg);
     const char *key_path = key_arg ? ap_server_root_relative(cmd->pool, key_arg) : cert_path;
     FileBytes cert = read_file_bytes(cmd->temp_pool, cert_path);
-    if (!cert.ok) return error(cmd, cert.error + "; check the certificate file's path");
+    if (!cert.ok) return directive_error(cmd, cert.error + "; check the certificate file's path");
     FileBytes key = key_arg ? read_file_bytes(cmd->temp_pool, key_path) : cert;
-    if (!key.ok) return error(cmd, key.error + "; check the key file's path");
+    if (!key.ok) return directive_error(cmd, key.error + "; check the key file's path");
     auto loaded = tls::CertifiedKey::from_pem(std::span<const char>(cert.data),
                                               std::span<const char>(key.data));
     if (!loaded) {
         std::string what = "'" + std::string(cert_path) + "'";
         if (key_arg) what += " with key '" + std::string(key_path) + "'";
-        return error(cmd, what + ": " + loaded.error().message());
+        return directive_error(cmd, what + ": " + loaded.error().message());
     }
     ProxySettings &ps = settings(dir);
     std::vector<ProxyCertificate> certs;
