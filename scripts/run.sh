@@ -132,6 +132,9 @@ write_config() {
     listen+=$'\n'"Listen [::1]:$port"
   fi
   local types="TypesConfig /etc/mime.types"
+  # mod_headers (for HSTS, as the packaged default-tls.conf sends it) where this apache2 has it.
+  local headers=""
+  [[ -f $modules/mod_headers.so ]] && headers="LoadModule headers_module $modules/mod_headers.so"
   [[ -r /etc/mime.types ]] || types="TypesConfig /dev/null"$'\n'"AddType text/html .html"
   mkdir -p "$run/conf" "$logs"
   cat >"$conf.new" <<EOF
@@ -146,6 +149,7 @@ LoadModule mpm_event_module $modules/mod_mpm_event.so
 LoadModule authz_core_module $modules/mod_authz_core.so
 LoadModule mime_module $modules/mod_mime.so
 LoadModule dir_module $modules/mod_dir.so
+$headers
 # Built into Debian's apache2; loaded only for a build where they are not.
 <IfModule !log_config_module>
     LoadModule log_config_module $modules/mod_log_config.so
@@ -161,6 +165,14 @@ Group www-data
 TLSEngine $port
 TLSCertificate "$pki/localhost.pem" "$pki/localhost.key"
 TLSProtocol default
+# As the packaged tls.conf: the server's suite order (the built-in default is the client's).
+TLSHonorClientOrder off
+<IfModule mod_headers.c>
+    # As the packaged default-tls.conf: HSTS. Browsers ignore it over a certificate they do not
+    # trust (RFC 6797 section 8.1); one that trusts this test CA will use only https:// for
+    # localhost (every port) for two years.
+    Header always set Strict-Transport-Security "max-age=63072000"
+</IfModule>
 
 ErrorLog "$error_log"
 LogLevel info
