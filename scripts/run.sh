@@ -168,10 +168,11 @@ TLSProtocol default
 # As the packaged tls.conf: the server's suite order (the built-in default is the client's).
 TLSHonorClientOrder off
 <IfModule mod_headers.c>
-    # As the packaged default-tls.conf: HSTS. Browsers ignore it over a certificate they do not
-    # trust (RFC 6797 section 8.1); one that trusts this test CA will use only https:// for
-    # localhost (every port) for two years.
+    # As the packaged default-tls.conf: HSTS and nosniff. Browsers ignore HSTS over a
+    # certificate they do not trust (RFC 6797 section 8.1); one that trusts this test CA will
+    # use only https:// for localhost (every port) for two years.
     Header always set Strict-Transport-Security "max-age=63072000"
+    Header always set X-Content-Type-Options "nosniff"
 </IfModule>
 
 ErrorLog "$error_log"
