@@ -88,7 +88,7 @@ def _ca_cert(subject_key, cn, issuer_key, issuer_name, path_len):
 
 
 def _leaf_cert(key, issuer_key, issuer_cert, cn="localhost", *, expired=False,
-               dns=("localhost",), ips=("127.0.0.1",)):
+               dns=("localhost",), ips=("127.0.0.1",), crl_urls=()):
     now = datetime.datetime.now(datetime.timezone.utc)
     if expired:
         not_before = now - datetime.timedelta(days=30)
@@ -98,7 +98,7 @@ def _leaf_cert(key, issuer_key, issuer_cert, cn="localhost", *, expired=False,
         not_after = now + datetime.timedelta(days=365)
     is_rsa = isinstance(key, rsa.RSAPrivateKey)
     san = [x509.DNSName(d) for d in dns] + [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
-    return (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(_name(cn))
         .issuer_name(issuer_cert.subject)
@@ -116,8 +116,13 @@ def _leaf_cert(key, issuer_key, issuer_cert, cn="localhost", *, expired=False,
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
                        critical=False)
-        .sign(issuer_key, _sig_hash(issuer_key))
     )
+    if crl_urls:
+        builder = builder.add_extension(x509.CRLDistributionPoints([
+            x509.DistributionPoint(full_name=[x509.UniformResourceIdentifier(u)],
+                                   relative_name=None, reasons=None, crl_issuer=None)
+            for u in crl_urls]), critical=False)
+    return builder.sign(issuer_key, _sig_hash(issuer_key))
 
 
 def _pem_cert(cert) -> bytes:
@@ -227,10 +232,13 @@ def make_pki(directory: Path | None = None) -> PKI:
 # -- leaves for other names (virtual host / SNI tests) --------------------------------------------
 
 def issue_leaf(p: PKI, stem: str, dns, *, kind: str = "p256", cn: str | None = None,
-               ips=()) -> Credential:
+               ips=(), crl_urls=()) -> Credential:
     """A leaf issued by p's root CA for the DNS names `dns` (SAN; CN = cn or the first name),
     written as <stem>.crt / <stem>.key in p.dir. Made once per stem; later calls return the files
-    already written (the names and kind must then be the same)."""
+    already written (the names and kind must then be the same).
+
+    crl_urls: URIs for a CRL distribution points extension (as every public CA's leaves carry
+    one, or an OCSP URI); none by default, as in the other leaves."""
     dns = tuple(dns)
     cn = cn or dns[0]
     crt, keyf = p.dir / f"{stem}.crt", p.dir / f"{stem}.key"
@@ -239,7 +247,7 @@ def issue_leaf(p: PKI, stem: str, dns, *, kind: str = "p256", cn: str | None = N
     root_key = serialization.load_pem_private_key((p.dir / "root.key").read_bytes(), None)
     root = x509.load_pem_x509_certificate(p.root_ca.read_bytes())
     key = _new_key(kind)
-    cert = _leaf_cert(key, root_key, root, cn=cn, dns=dns, ips=ips)
+    cert = _leaf_cert(key, root_key, root, cn=cn, dns=dns, ips=ips, crl_urls=tuple(crl_urls))
     _write(keyf, _pem_key(key))
     _write(crt, _pem_cert(cert))
     return Credential(cert=crt, key=keyf, subject_cn=cn)
