@@ -24,6 +24,8 @@ packages=(
   chromium
   # peers of the feature tests: ACME CA (mod_md), WebSocket backend (proxy)
   pebble python3-websockets
+  # the h2 client of the graceful-restart keep-alive test (tests/integration/test_graceful.py)
+  python3-h2
   # hardening: libFuzzer (make fuzz), external scanners, memcheck
   clang libclang-rt-14-dev testssl.sh sslscan valgrind
   # packaging (make deb): dpkg-buildpackage checks build-essential and the control file's
