@@ -132,7 +132,7 @@ write_config() {
     listen+=$'\n'"Listen [::1]:$port"
   fi
   local types="TypesConfig /etc/mime.types"
-  # mod_headers (for HSTS, as the packaged default-tls.conf sends it) where this apache2 has it.
+  # mod_headers (for the nosniff header, as the packaged default-tls.conf sends it) where this apache2 has it.
   local headers=""
   [[ -f $modules/mod_headers.so ]] && headers="LoadModule headers_module $modules/mod_headers.so"
   [[ -r /etc/mime.types ]] || types="TypesConfig /dev/null"$'\n'"AddType text/html .html"
@@ -168,10 +168,9 @@ TLSProtocol default
 # As the packaged tls.conf: the server's suite order (the built-in default is the client's).
 TLSHonorClientOrder off
 <IfModule mod_headers.c>
-    # As the packaged default-tls.conf: HSTS and nosniff. Browsers ignore HSTS over a
-    # certificate they do not trust (RFC 6797 section 8.1); one that trusts this test CA will
-    # use only https:// for localhost (every port) for two years.
-    Header always set Strict-Transport-Security "max-age=63072000"
+    # As the packaged default-tls.conf, but without its HSTS header: HSTS is per host name, not
+    # per port, so a browser trusting this test CA would then refuse http:// on every port of
+    # localhost (other development servers) for as long as max-age says.
     Header always set X-Content-Type-Options "nosniff"
 </IfModule>
 
