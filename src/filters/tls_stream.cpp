@@ -25,6 +25,13 @@ constexpr size_t kPlainSlice = 64 * 1024;
 // leave in one record instead of one record each; up to one full record's worth.
 constexpr size_t kSmallWrite = 4 * 1024;
 constexpr size_t kRecordPlain = 16 * 1024;
+// At the end of a response (EOR) the TLS bytes handed down since the last flush are flushed when
+// there are at most this many. The core filter keeps less than 4 KiB of heap buckets buffered
+// until the MPM's write completion, i.e. until after the check for a pipelined request: the
+// client would see a small response late, and the connection would always take the trip through
+// the listener before its next request. A flush of one record's worth does not block on a
+// reading client; more than that is left to the core's own (non-blocking) write completion.
+constexpr apr_off_t kFlushAtEndOfResponse = 16 * 1024 + 512;
 constexpr size_t kLineLimit = HUGE_STRING_LEN;      // as the core filter: longest line looked for
 
 apr_status_t input_filter(ap_filter_t *f, apr_bucket_brigade *bb, ap_input_mode_t mode,
@@ -98,6 +105,8 @@ apr_status_t TlsStream::collect_tls() {
 apr_status_t TlsStream::pass_out(bool flush) {
     if (flush) APR_BRIGADE_INSERT_TAIL(out_, apr_bucket_flush_create(c_->bucket_alloc));
     if (APR_BRIGADE_EMPTY(out_)) return APR_SUCCESS;
+    unflushed_bytes_ = APR_BUCKET_IS_FLUSH(APR_BRIGADE_LAST(out_)) ? 0
+                                                                  : unflushed_bytes_ + out_bytes_;
     apr_status_t rv = ap_pass_brigade(out_filter_->next, out_);
     apr_brigade_cleanup(out_);
     out_bytes_ = 0;
@@ -324,7 +333,8 @@ apr_status_t TlsStream::write_data(std::string_view data) {
         if (apr_status_t rv = flush_small_writes(); rv != APR_SUCCESS) return rv;
         return encrypt(data);
     }
-    std::span<char> room = small_writes_.spare(data.size());
+    // Room for a few more small writes, so headers and a small body share one allocation.
+    std::span<char> room = small_writes_.spare(std::max(data.size(), kSmallWrite));
     std::copy(data.begin(), data.end(), room.begin());
     small_writes_.commit(data.size());
     return small_writes_.size() >= kRecordPlain ? flush_small_writes() : APR_SUCCESS;
@@ -352,10 +362,12 @@ apr_status_t TlsStream::write(apr_bucket_brigade *bb) {
                 if (apr_status_t rv = pass_out(true); rv != APR_SUCCESS) return rv;
             }
             const bool flush = APR_BUCKET_IS_FLUSH(b);
+            const bool end_of_response = AP_BUCKET_IS_EOR(b);
             APR_BUCKET_REMOVE(b);
             APR_BRIGADE_INSERT_TAIL(out_, b);
-            if (flush) {
-                if (apr_status_t rv = pass_out(false); rv != APR_SUCCESS) return rv;
+            if (flush || (end_of_response &&
+                          unflushed_bytes_ + out_bytes_ <= kFlushAtEndOfResponse)) {
+                if (apr_status_t rv = pass_out(end_of_response); rv != APR_SUCCESS) return rv;
             }
             continue;
         }
@@ -373,6 +385,8 @@ apr_status_t TlsStream::write(apr_bucket_brigade *bb) {
             return rv;
         }
     }
+    // Nothing stays here between calls: whatever tunnels data (mod_proxy) relies on the core
+    // filter alone holding unwritten bytes (c->data_in_output_filters).
     if (apr_status_t rv = flush_small_writes(); rv != APR_SUCCESS) return rv;
     return pass_out(false);
 }
