@@ -5,6 +5,7 @@
 //! Keys and values are opaque bytes to the callee. rustls uses `get` for TLS 1.2 session IDs and
 //! `take` (single use) for TLS 1.3 stateful tickets.
 
+use std::cell::RefCell;
 use std::os::raw::{c_int, c_void};
 
 use rustls::server::StoresServerSessions;
@@ -36,23 +37,38 @@ impl CallbackStore {
     }
 
     fn lookup(&self, key: &[u8], remove: bool) -> Option<Vec<u8>> {
-        let mut buf = vec![0u8; MAX_SESSION_VALUE];
-        let mut len: usize = 0;
-        let found = (self.get)(
-            self.user as *mut c_void,
-            key.as_ptr(),
-            key.len(),
-            c_int::from(remove),
-            buf.as_mut_ptr(),
-            buf.len(),
-            &mut len,
-        );
-        if found == 0 || len > buf.len() {
-            return None;
-        }
-        buf.truncate(len);
-        Some(buf)
+        // `try_*`: no lookup (rather than a panic) while the thread is being torn down, or if a
+        // callback ever re-entered the store.
+        LOOKUP_BUFFER
+            .try_with(|cell| {
+                let mut buf = cell.try_borrow_mut().ok()?;
+                if buf.len() < MAX_SESSION_VALUE {
+                    buf.resize(MAX_SESSION_VALUE, 0);
+                }
+                let mut len: usize = 0;
+                let found = (self.get)(
+                    self.user as *mut c_void,
+                    key.as_ptr(),
+                    key.len(),
+                    c_int::from(remove),
+                    buf.as_mut_ptr(),
+                    buf.len(),
+                    &mut len,
+                );
+                if found == 0 || len > buf.len() {
+                    return None;
+                }
+                Some(buf[..len].to_vec())
+            })
+            .ok()
+            .flatten()
     }
+}
+
+thread_local! {
+    /// Where lookups land: one buffer per thread, allocated and zeroed once, so a lookup costs
+    /// a copy of the session it found rather than a fresh 64 KiB buffer.
+    static LOOKUP_BUFFER: RefCell<Vec<u8>> = RefCell::new(Vec::new());
 }
 
 impl StoresServerSessions for CallbackStore {

@@ -362,7 +362,8 @@ apr_status_t TlsStream::write(apr_bucket_brigade *bb) {
                 if (apr_status_t rv = pass_out(true); rv != APR_SUCCESS) return rv;
             }
             const bool flush = APR_BUCKET_IS_FLUSH(b);
-            const bool end_of_response = AP_BUCKET_IS_EOR(b);
+            // (A connection about to close is flushed with its close_notify at EOC instead.)
+            const bool end_of_response = AP_BUCKET_IS_EOR(b) && c_->keepalive != AP_CONN_CLOSE;
             APR_BUCKET_REMOVE(b);
             APR_BRIGADE_INSERT_TAIL(out_, b);
             if (flush || (end_of_response &&

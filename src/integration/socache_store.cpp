@@ -17,8 +17,8 @@ namespace mod_tls {
 
 namespace {
 
-// A pool for one cache call: providers allocate from it (memcache's reply buffer). Unmanaged,
-// so calls from many threads do not contend on a shared parent.
+// A pool for cache calls: providers allocate from it (memcache's reply buffer). Unmanaged, so
+// calls from many threads do not contend on a shared parent.
 class CallPool {
 public:
     CallPool() {
@@ -33,6 +33,26 @@ public:
 
 private:
     apr_pool_t *pool_ = nullptr;
+};
+
+// Local providers (shmcb) run on the handshake's own thread: one pool per thread, cleared after
+// each call. A new pool per call would map and unmap fresh memory every time.
+class ThreadCallPool {
+public:
+    ThreadCallPool() : pool_(pool().get()) {}
+    ~ThreadCallPool() {
+        if (pool_ != nullptr) apr_pool_clear(pool_);
+    }
+    ThreadCallPool(const ThreadCallPool &) = delete;
+    ThreadCallPool &operator=(const ThreadCallPool &) = delete;
+    apr_pool_t *get() const { return pool_; }
+
+private:
+    static CallPool &pool() {
+        thread_local CallPool per_thread;
+        return per_thread;
+    }
+    apr_pool_t *pool_;
 };
 
 // Holds the cache's global mutex (for providers that are not safe across processes) while alive.
@@ -82,6 +102,10 @@ SocacheStore::SocacheStore(const ap_socache_provider_t *provider, ap_socache_ins
 SocacheStore::~SocacheStore() { provider_->destroy(instance_, main_); }
 
 bool SocacheStore::put(std::span<const uint8_t> key, std::span<const uint8_t> value) noexcept {
+    if (!remote_) {
+        ThreadCallPool pool;
+        return report(store_now(key, value, pool.get()), "storing a session") == APR_SUCCESS;
+    }
     try {
         auto call = std::make_shared<CacheCall>();
         call->store = true;
@@ -95,47 +119,73 @@ bool SocacheStore::put(std::span<const uint8_t> key, std::span<const uint8_t> va
 
 std::optional<size_t> SocacheStore::get(std::span<const uint8_t> key, bool remove,
                                         std::span<uint8_t> out) noexcept {
-    try {
-        auto call = std::make_shared<CacheCall>();
-        call->remove = remove;
-        call->key.assign(key.begin(), key.end());
-        call->data.resize(out.size());
-        apr_status_t rv = run(call);
-        // Not found says nothing about the cache's health: a provider whose server is down
-        // (memcache, redis) answers lookups with it too.
-        if (rv == APR_NOTFOUND) return std::nullopt;
-        if (report(rv, "looking up a session") != APR_SUCCESS) return std::nullopt;
-        if (call->len > out.size() || call->len > call->data.size()) return std::nullopt;
-        std::copy_n(call->data.begin(), call->len, out.begin());
-        return call->len;
-    } catch (...) {
-        return std::nullopt;
+    apr_status_t rv = APR_SUCCESS;
+    unsigned len = 0;
+    if (!remote_) {
+        // Straight into the caller's buffer.
+        ThreadCallPool pool;
+        rv = retrieve_now(key, remove, out, len, pool.get());
+    } else {
+        try {
+            auto call = std::make_shared<CacheCall>();
+            call->remove = remove;
+            call->key.assign(key.begin(), key.end());
+            call->data.resize(out.size());
+            rv = run(call);
+            len = call->len;
+            if (rv == APR_SUCCESS) {
+                if (len > out.size() || len > call->data.size()) return std::nullopt;
+                std::copy_n(call->data.begin(), len, out.begin());
+            }
+        } catch (...) {
+            return std::nullopt;
+        }
     }
+    // Not found says nothing about the cache's health: a provider whose server is down
+    // (memcache, redis) answers lookups with it too.
+    if (rv == APR_NOTFOUND) return std::nullopt;
+    if (report(rv, "looking up a session") != APR_SUCCESS) return std::nullopt;
+    if (len > out.size()) return std::nullopt;
+    return len;
 }
 
-// The provider calls themselves (under the mutex for providers that need one).
-apr_status_t SocacheStore::perform(CacheCall &c) noexcept {
-    CallPool pool;
-    if (pool.get() == nullptr) return APR_ENOMEM;
+// The provider calls themselves, under the mutex for providers that need one.
+apr_status_t SocacheStore::store_now(std::span<const uint8_t> key, std::span<const uint8_t> value,
+                                     apr_pool_t *pool) noexcept {
+    if (pool == nullptr) return APR_ENOMEM;
     CacheLock lock(mutex_);
     if (!lock.ok()) return APR_EGENERAL;
-    const auto idlen = static_cast<unsigned>(c.key.size());
-    if (c.store) {
-        apr_time_t expiry = apr_time_now() + apr_time_from_sec(lifetime_secs_);
-        return provider_->store(instance_, quiet_, c.key.data(), idlen, expiry, c.data.data(),
-                                static_cast<unsigned>(c.data.size()), pool.get());
-    }
-    c.len = static_cast<unsigned>(c.data.size());
-    apr_status_t rv = provider_->retrieve(instance_, quiet_, c.key.data(), idlen, c.data.data(),
-                                          &c.len, pool.get());
-    if (rv == APR_SUCCESS && c.remove)
-        provider_->remove(instance_, quiet_, c.key.data(), idlen, pool.get());
+    const apr_time_t expiry = apr_time_now() + apr_time_from_sec(lifetime_secs_);
+    // The socache API takes the value as non-const; providers only copy it.
+    return provider_->store(instance_, quiet_, key.data(), static_cast<unsigned>(key.size()),
+                            expiry, const_cast<unsigned char *>(value.data()),
+                            static_cast<unsigned>(value.size()), pool);
+}
+
+// Retrieves into `out` and sets `len`; with `remove`, the entry goes (single-use sessions).
+apr_status_t SocacheStore::retrieve_now(std::span<const uint8_t> key, bool remove,
+                                        std::span<uint8_t> out, unsigned &len,
+                                        apr_pool_t *pool) noexcept {
+    if (pool == nullptr) return APR_ENOMEM;
+    CacheLock lock(mutex_);
+    if (!lock.ok()) return APR_EGENERAL;
+    const auto idlen = static_cast<unsigned>(key.size());
+    len = static_cast<unsigned>(out.size());
+    apr_status_t rv = provider_->retrieve(instance_, quiet_, key.data(), idlen, out.data(), &len,
+                                          pool);
+    if (rv == APR_SUCCESS && remove) provider_->remove(instance_, quiet_, key.data(), idlen, pool);
     return rv;
 }
 
-// perform(), bounded in time for remote providers. APR_TIMEUP: given up (or skipped).
+apr_status_t SocacheStore::perform(CacheCall &c) noexcept {
+    CallPool pool;
+    return c.store ? store_now(c.key, c.data, pool.get())
+                   : retrieve_now(c.key, c.remove, c.data, c.len, pool.get());
+}
+
+// perform() on a thread of its own, bounded in time (remote providers). APR_TIMEUP: given up
+// (or skipped).
 apr_status_t SocacheStore::run(const std::shared_ptr<CacheCall> &call) {
-    if (!remote_) return perform(*call);
     if (apr_time_now() < skip_until_.load()) return APR_TIMEUP;
     struct Pending {
         std::mutex m;

@@ -54,7 +54,11 @@ public:
                               std::span<uint8_t> out) noexcept override;
 
 private:
-    apr_status_t perform(CacheCall &c) noexcept;
+    apr_status_t store_now(std::span<const uint8_t> key, std::span<const uint8_t> value,
+                           apr_pool_t *pool) noexcept;
+    apr_status_t retrieve_now(std::span<const uint8_t> key, bool remove, std::span<uint8_t> out,
+                              unsigned &len, apr_pool_t *pool) noexcept;
+    apr_status_t perform(CacheCall &c) noexcept;  // the remote path's copy of one call
     apr_status_t run(const std::shared_ptr<CacheCall> &call);
     apr_status_t report(apr_status_t rv, const char *doing) noexcept;
 
