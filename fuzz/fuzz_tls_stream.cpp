@@ -35,7 +35,7 @@ bool is_prefix(const std::string &part, const std::string &whole) {
 SSL_CTX *g_client_ctx = nullptr;
 apr_pool_t *g_root = nullptr;
 
-class Session final : public fuzz::Network {
+class Session final : public stand_ins::Network {
 public:
     Session(fuzz::InputReader &in, apr_pool_t *pool) : in_(in), pool_(pool) {
         ssl_ = SSL_new(g_client_ctx);
@@ -205,7 +205,7 @@ public:
             APR_BRIGADE_INSERT_TAIL(bb, b);
             written += data;
         }
-        if (in_.u8() == 0xee) APR_BRIGADE_INSERT_TAIL(bb, fuzz::eoc_bucket(bb->bucket_alloc));
+        if (in_.u8() == 0xee) APR_BRIGADE_INSERT_TAIL(bb, stand_ins::eoc_bucket(bb->bucket_alloc));
         const bool was_failed = stream.failed();
         const apr_status_t rv = stream.write(bb);
         // Whatever the stream took before failing may be on its way; count it as written only
@@ -281,10 +281,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     apr_pool_t *pool = nullptr;
     apr_pool_create(&pool, g_root);
     {
-        conn_rec *c = fuzz::make_connection(pool);
+        conn_rec *c = stand_ins::make_connection(pool);
         Session s(in, pool);
         s.set_bucket_alloc(c->bucket_alloc);
-        fuzz::set_network(&s);
+        stand_ins::set_network(&s);
         auto server = tls::Connection::new_server();
         require(server.ok(), "new server connection");
         mod_tls::TlsStream stream(c, std::move(server.value()), s.callbacks());
@@ -298,7 +298,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             }
             s.client_step();
         }
-        fuzz::set_network(nullptr);
+        stand_ins::set_network(nullptr);
     }
     apr_pool_destroy(pool);
     return 0;

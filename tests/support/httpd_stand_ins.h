@@ -1,11 +1,12 @@
 // Minimal stand-ins for the httpd functions src/filters/tls_stream.cpp calls (httpd is a program,
-// not a library we can link): filter registration and chaining, the EOC bucket type, logging.
-// APR (buckets, brigades, pools) is the real library. Only the fuzz harness uses these.
+// not a library we can link): filter registration and chaining, the EOC and EOR bucket types,
+// logging. APR (buckets, brigades, pools) is the real library. Shared by the fuzz harness
+// (fuzz/fuzz_tls_stream.cpp) and the unit tests (tests/unit/tls_stream_test.cpp).
 #pragma once
 
 #include "apache/includes.h"
 
-namespace fuzz {
+namespace stand_ins {
 
 // The network below the TLS filters: what ap_get_brigade / ap_pass_brigade on the filter below
 // TLS_IN / TLS_OUT reach.
@@ -22,9 +23,12 @@ void set_network(Network *network);
 
 // An EOC bucket (the stand-in's type is the one AP_BUCKET_IS_EOC checks).
 apr_bucket *eoc_bucket(apr_bucket_alloc_t *list);
+// An EOR bucket, the end of a response (the type AP_BUCKET_IS_EOR checks). httpd's destroys
+// the request's pool with the bucket; this one carries no request.
+apr_bucket *eor_bucket(apr_bucket_alloc_t *list);
 
 // A conn_rec over pool with a log configuration that lets every level through (so the log
 // calls and their format arguments run).
 conn_rec *make_connection(apr_pool_t *pool);
 
-}  // namespace fuzz
+}  // namespace stand_ins
