@@ -339,6 +339,18 @@ TEST_P(TlsStreamFlush, SmallWriteIsPassedBelowBeforeWriteReturns) {
 }
 
 // 5. EOC: close_notify goes below, flushed, before the EOC (after the response's data).
+// A connection that will close gets no flush at EOR: its close_notify flush at EOC carries the
+// response as well, in one write.
+TEST_P(TlsStreamFlush, ClosingConnectionIsFlushedAtEocNotAtEor) {
+    c_->keepalive = AP_CONN_CLOSE;
+    const std::string sent = write({data(kSmall, 'c'), kEor});
+    EXPECT_EQ(net_->take_trace(), "data EOR");
+    write({kEoc});
+    EXPECT_EQ(net_->take_trace(), "data FLUSH EOC");
+    EXPECT_EQ(net_->client_read(), sent);
+    EXPECT_TRUE(net_->client_saw_close_notify());
+}
+
 TEST_P(TlsStreamFlush, EocSendsCloseNotifyAndFlushes) {
     const std::string sent = write({data(kLarge), kEor});
     EXPECT_EQ(net_->take_trace(), "data EOR");
