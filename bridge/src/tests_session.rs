@@ -276,3 +276,20 @@ fn a_store_without_callbacks_is_refused() {
     assert_eq!(tlsb_server_config_new(&params, &mut out, null_mut()), TLSB_ERR_NULL);
     assert!(out.is_null());
 }
+
+#[test]
+fn lookups_on_one_thread_return_exactly_the_stored_value() {
+    // The lookup buffer is reused per thread: a short value found after a long one must come
+    // back without the long one's tail, and a miss after a hit must stay a miss.
+    use rustls::server::StoresServerSessions;
+    let store = MapStore::default();
+    let cb = session_store::CallbackStore::new(&store.callbacks()).unwrap();
+    assert!(cb.put(b"long".to_vec(), vec![7u8; 5000]));
+    assert!(cb.put(b"short".to_vec(), vec![1, 2, 3]));
+    assert_eq!(cb.get(b"long"), Some(vec![7u8; 5000]));
+    assert_eq!(cb.get(b"short"), Some(vec![1, 2, 3]));
+    assert_eq!(cb.take(b"short"), Some(vec![1, 2, 3]));
+    assert_eq!(cb.take(b"short"), None);
+    assert_eq!(cb.get(b"missing"), None);
+    assert!(!cb.put(b"huge".to_vec(), vec![0u8; session_store::MAX_SESSION_VALUE + 1]));
+}
