@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 import apache as apache_mod
+import packaged_site
 
 PACKAGE = "libapache2-mod-tls"
 INSTANCE = "modtls-pkgtest"
@@ -162,14 +163,8 @@ def make_instance(port: int, cred, docroot: Path) -> None:
     # The packaged sample, moved to the test's port and certificate (an admin edits the same lines).
     site = CONFDIR / "sites-available" / "default-tls.conf"
     text = site.read_text()
-    for old, new in ((r"Listen 443\b", f"Listen 127.0.0.1:{port}"),
-                     (r"TLSEngine 443\b", f"TLSEngine 127.0.0.1:{port}"),
-                     (r"<VirtualHost \*:443>", f"<VirtualHost *:{port}>"),
-                     (r"/etc/ssl/certs/ssl-cert-snakeoil\.pem", str(cred.cert)),
-                     (r"/etc/ssl/private/ssl-cert-snakeoil\.key", str(cred.key)),
-                     (r"DocumentRoot /var/www/html", f"DocumentRoot {docroot}")):
-        text, n = re.subn(old, new, text)
-        assert n == 1, f"default-tls.conf has no single '{old}'"
+    text = packaged_site.adapt(text, port=port, engine=f"127.0.0.1:{port}", cert=cred.cert,
+                               key=cred.key, docroot=docroot)
     site.write_text(text)
 
 

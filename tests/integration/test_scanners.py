@@ -25,6 +25,7 @@ import subprocess
 import pytest
 
 import apache
+import packaged_site
 import pki as pki_mod
 
 TESTSSL = "/usr/bin/testssl"
@@ -38,14 +39,8 @@ def shipped_default_site(a: apache.Apache, port: int, cred) -> str:
     conf = a.root / "conf"
     shutil.copy(PACKAGING / "tls.conf", conf / "tls.conf")
     text = (PACKAGING / "default-tls.conf").read_text()
-    for old, new in ((r"Listen 443\b", f"Listen 127.0.0.1:{port}"),
-                     (r"TLSEngine 443\b", f"TLSEngine {port}"),
-                     (r"<VirtualHost \*:443>", f"<VirtualHost *:{port}>"),
-                     (r"/etc/ssl/certs/ssl-cert-snakeoil\.pem", str(cred.cert)),
-                     (r"/etc/ssl/private/ssl-cert-snakeoil\.key", str(cred.key)),
-                     (r"DocumentRoot /var/www/html", f"DocumentRoot {a.docroot}")):
-        text, n = re.subn(old, new, text)
-        assert n == 1, f"default-tls.conf has no single '{old}'"
+    text = packaged_site.adapt(text, port=port, engine=str(port), cert=cred.cert, key=cred.key,
+                               docroot=a.docroot)
     (conf / "default-tls.conf").write_text(text)
     return (f"Define APACHE_LOG_DIR {a.root}/logs\n"
             # Debian's apache2.conf defines it; the site's CustomLog uses it

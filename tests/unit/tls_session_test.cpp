@@ -4,27 +4,18 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#include <fstream>
 #include <memory>
 #include <span>
-#include <sstream>
 #include <string>
 
 #include "rustls/certified_key.h"
 #include "rustls/connection.h"
 #include "rustls/server_config.h"
+#include "test_data.h"
 
 namespace {
 
-const std::string kData = std::string(MOD_TLS_TEST_DATA) + "/";
-
-std::string slurp(const std::string &name) {
-    std::ifstream in(kData + name, std::ios::binary);
-    EXPECT_TRUE(in.good()) << "missing test file " << name;
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
+using test_data::slurp;
 
 tls::CertifiedKey load_key(const std::string &cert, const std::string &key) {
     const std::string c = slurp(cert), k = slurp(key);
@@ -53,7 +44,7 @@ public:
         ctx_.reset(SSL_CTX_new(TLS_client_method()));
         SSL_CTX_set_min_proto_version(ctx_.get(), min_version);
         SSL_CTX_set_max_proto_version(ctx_.get(), max_version);
-        SSL_CTX_load_verify_locations(ctx_.get(), (kData + "ca.crt").c_str(), nullptr);
+        SSL_CTX_load_verify_locations(ctx_.get(), (test_data::kDir + "ca.crt").c_str(), nullptr);
         SSL_CTX_set_verify(ctx_.get(), SSL_VERIFY_PEER, nullptr);
         ssl_.reset(SSL_new(ctx_.get()));
         in_ = BIO_new(BIO_s_mem());

@@ -8,10 +8,8 @@
 #include <openssl/ssl.h>
 
 #include <algorithm>
-#include <fstream>
 #include <memory>
 #include <span>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -19,18 +17,11 @@
 #include "httpd_stand_ins.h"
 #include "rustls/certified_key.h"
 #include "rustls/server_config.h"
+#include "test_data.h"
 
 namespace {
 
-const std::string kData = std::string(MOD_TLS_TEST_DATA) + "/";
-
-std::string slurp(const std::string &name) {
-    std::ifstream in(kData + name, std::ios::binary);
-    EXPECT_TRUE(in.good()) << "missing test file " << name;
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
+using test_data::slurp;
 
 struct SslCtxFree { void operator()(SSL_CTX *p) const { SSL_CTX_free(p); } };
 struct SslFree { void operator()(SSL *p) const { SSL_free(p); } };
@@ -44,7 +35,7 @@ public:
         ctx_.reset(SSL_CTX_new(TLS_client_method()));
         SSL_CTX_set_min_proto_version(ctx_.get(), version);
         SSL_CTX_set_max_proto_version(ctx_.get(), version);
-        SSL_CTX_load_verify_locations(ctx_.get(), (kData + "ca.crt").c_str(), nullptr);
+        SSL_CTX_load_verify_locations(ctx_.get(), (test_data::kDir + "ca.crt").c_str(), nullptr);
         SSL_CTX_set_verify(ctx_.get(), SSL_VERIFY_PEER, nullptr);
         ssl_.reset(SSL_new(ctx_.get()));
         to_client_ = BIO_new(BIO_s_mem());
