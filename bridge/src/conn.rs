@@ -429,14 +429,15 @@ impl tlsb_conn {
             written = n;
         }
         if let State::Connected(c) = &mut self.state {
-            while written < buf.len() && c.wants_write() {
-                let mut w = &mut buf[written..];
+            let mut w = WholeRecords { buf, pos: written };
+            while w.pos < w.buf.len() && c.wants_write() {
                 match c.write_tls(&mut w) {
                     Ok(0) => break,
-                    Ok(n) => written += n,
+                    Ok(_) => {}
                     Err(e) => return Err(Failure::new(TLSB_ERR_TLS, format!("write_tls failed: {}", e))),
                 }
             }
+            written = w.pos;
         }
         Ok(written)
     }
@@ -530,4 +531,77 @@ fn write_all(c: &mut Connection, buf: &[u8]) -> Res<()> {
     c.writer()
         .write_all(buf)
         .map_err(|e| Failure::new(TLSB_ERR_TLS, format!("writing plaintext failed: {}", e)))
+}
+
+/// The writer for rustls's write_tls: takes only whole queued records (rustls queues one per
+/// chunk) while they fit, and part of one only when the buffer is empty and still too small for
+/// it. A record taken in part makes rustls copy the rest of it into a new buffer, so with whole
+/// records the bytes are copied once, into the caller's buffer.
+struct WholeRecords<'a> {
+    buf: &'a mut [u8],
+    pos: usize,
+}
+
+impl WholeRecords<'_> {
+    fn take(&mut self, chunk: &[u8], allow_part: bool) -> usize {
+        let room = self.buf.len() - self.pos;
+        let n = if chunk.len() <= room {
+            chunk.len()
+        } else if allow_part && self.pos == 0 {
+            room
+        } else {
+            0
+        };
+        self.buf[self.pos..self.pos + n].copy_from_slice(&chunk[..n]);
+        self.pos += n;
+        n
+    }
+}
+
+impl std::io::Write for WholeRecords<'_> {
+    fn write(&mut self, chunk: &[u8]) -> std::io::Result<usize> {
+        Ok(self.take(chunk, true))
+    }
+
+    fn write_vectored(&mut self, chunks: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+        let mut total = 0;
+        for (i, chunk) in chunks.iter().enumerate() {
+            let n = self.take(chunk, i == 0);
+            total += n;
+            if n < chunk.len() {
+                break;
+            }
+        }
+        Ok(total)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod whole_records_tests {
+    use super::WholeRecords;
+    use std::io::{IoSlice, Write};
+
+    #[test]
+    fn takes_whole_records_while_they_fit() {
+        let mut buf = [0u8; 10];
+        let mut w = WholeRecords { buf: &mut buf, pos: 0 };
+        let (a, b, c) = ([1u8; 4], [2u8; 4], [3u8; 4]);
+        assert_eq!(w.write_vectored(&[IoSlice::new(&a), IoSlice::new(&b), IoSlice::new(&c)]).unwrap(), 8);
+        // the third record would not fit whole: nothing of it is taken
+        assert_eq!(w.write_vectored(&[IoSlice::new(&c)]).unwrap(), 0);
+        assert_eq!(w.write(&c).unwrap(), 0);
+        assert_eq!(&buf[..8], &[1, 1, 1, 1, 2, 2, 2, 2]);
+    }
+
+    #[test]
+    fn a_record_larger_than_an_empty_buffer_is_taken_in_part() {
+        let mut buf = [0u8; 3];
+        let mut w = WholeRecords { buf: &mut buf, pos: 0 };
+        assert_eq!(w.write_vectored(&[IoSlice::new(&[9u8; 5]), IoSlice::new(&[8u8; 1])]).unwrap(), 3);
+        assert_eq!(buf, [9, 9, 9]);
+    }
 }
