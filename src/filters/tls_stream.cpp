@@ -25,8 +25,8 @@ constexpr size_t kPlainSlice = 64 * 1024;
 // leave in one record instead of one record each; up to one full record's worth.
 constexpr size_t kSmallWrite = 4 * 1024;
 constexpr size_t kRecordPlain = 16 * 1024;
-// At the end of a response (EOR) the TLS bytes handed down since the last flush are flushed when
-// there are at most this many. The core filter keeps less than 4 KiB of heap buckets buffered
+// At the end of a response (EOR) its TLS bytes (since it began or since the last flush) are
+// flushed when there are at most this many. The core filter keeps less than 4 KiB of heap buckets buffered
 // until the MPM's write completion, i.e. until after the check for a pipelined request: the
 // client would see a small response late, and the connection would always take the trip through
 // the listener before its next request. A flush of one record's worth does not block on a
@@ -105,8 +105,8 @@ apr_status_t TlsStream::collect_tls() {
 apr_status_t TlsStream::pass_out(bool flush) {
     if (flush) APR_BRIGADE_INSERT_TAIL(out_, apr_bucket_flush_create(c_->bucket_alloc));
     if (APR_BRIGADE_EMPTY(out_)) return APR_SUCCESS;
-    unflushed_bytes_ = APR_BUCKET_IS_FLUSH(APR_BRIGADE_LAST(out_)) ? 0
-                                                                  : unflushed_bytes_ + out_bytes_;
+    response_bytes_ = APR_BUCKET_IS_FLUSH(APR_BRIGADE_LAST(out_)) ? 0
+                                                                  : response_bytes_ + out_bytes_;
     apr_status_t rv = ap_pass_brigade(out_filter_->next, out_);
     apr_brigade_cleanup(out_);
     out_bytes_ = 0;
@@ -362,13 +362,20 @@ apr_status_t TlsStream::write(apr_bucket_brigade *bb) {
                 if (apr_status_t rv = pass_out(true); rv != APR_SUCCESS) return rv;
             }
             const bool flush = APR_BUCKET_IS_FLUSH(b);
-            // (A connection about to close is flushed with its close_notify at EOC instead.)
-            const bool end_of_response = AP_BUCKET_IS_EOR(b) && c_->keepalive != AP_CONN_CLOSE;
+            const bool end_of_response = AP_BUCKET_IS_EOR(b);
             APR_BUCKET_REMOVE(b);
             APR_BRIGADE_INSERT_TAIL(out_, b);
-            if (flush || (end_of_response &&
-                          unflushed_bytes_ + out_bytes_ <= kFlushAtEndOfResponse)) {
-                if (apr_status_t rv = pass_out(end_of_response); rv != APR_SUCCESS) return rv;
+            if (end_of_response) {
+                // A small response is flushed (a connection about to close is flushed with its
+                // close_notify at EOC instead). A bigger one is written by the MPM's write
+                // completion before the next request is read, so the next response counts afresh.
+                const bool small = response_bytes_ + out_bytes_ <= kFlushAtEndOfResponse;
+                if (apr_status_t rv = pass_out(small && c_->keepalive != AP_CONN_CLOSE);
+                    rv != APR_SUCCESS)
+                    return rv;
+                response_bytes_ = 0;
+            } else if (flush) {
+                if (apr_status_t rv = pass_out(false); rv != APR_SUCCESS) return rv;
             }
             continue;
         }

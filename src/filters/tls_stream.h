@@ -89,7 +89,7 @@ private:
     PlainBuffer plain_;        // decrypted plaintext not yet handed up
     PlainBuffer small_writes_; // small plaintext writes gathered into one record
     apr_off_t out_bytes_ = 0;  // TLS bytes waiting in out_
-    apr_off_t unflushed_bytes_ = 0;  // TLS bytes passed below since our last FLUSH
+    apr_off_t response_bytes_ = 0;  // TLS bytes of this response passed below since a FLUSH
     bool handshake_done_ = false;
     bool peer_closed_ = false; // no more plaintext will come (close_notify or EOF)
     bool failed_ = false;

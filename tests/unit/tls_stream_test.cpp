@@ -288,10 +288,20 @@ TEST_P(TlsStreamFlush, OutputOfEarlierWritesCountsTowardsTheLimit) {
 
 // The count covers every response since the last flush: after an unflushed large response, a
 // small one's EOR does not flush either (the large one's bytes may still wait in the core).
-TEST_P(TlsStreamFlush, SmallResponseAfterUnflushedLargeOneIsNotFlushed) {
+// The MPM writes a large response out before the next request is read (write completion), so
+// the count starts afresh with each response: a small response after a large one is flushed.
+TEST_P(TlsStreamFlush, SmallResponseAfterUnflushedLargeOneIsFlushed) {
     std::string sent = write({data(kLarge), kEor});
     sent += write({data(kSmall), kEor});
-    EXPECT_EQ(net_->take_trace(), "data EOR data EOR");
+    EXPECT_EQ(net_->take_trace(), "data EOR data EOR FLUSH");
+    EXPECT_EQ(net_->client_read(), sent);
+}
+
+// The large response's bytes and its EOR go below at its EOR, even when they came in the same
+// call as the next response (pipelining): the next response is counted on its own.
+TEST_P(TlsStreamFlush, PipelinedSmallResponseAfterLargeOneIsFlushed) {
+    const std::string sent = write({data(kLarge), kEor, data(kSmall), kEor});
+    EXPECT_EQ(net_->take_trace(), "data EOR data EOR FLUSH");
     EXPECT_EQ(net_->client_read(), sent);
 }
 
