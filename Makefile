@@ -47,6 +47,7 @@ test: unit-test rust-test tools-test integration-test
 # The integration suite against the module built with AddressSanitizer + UBSan.
 asan-test:
 	$(MAKE) BUILD_DIR=build-asan SANITIZE=1 build
+	build-asan/unit_tests --gtest_brief=1
 	MOD_TLS_SO=$(abspath build-asan)/mod_tls.so MOD_TLS_SANITIZER=1 \
 	  $(PYTHON) -m pytest -q $(TESTS) $(PYTEST_ARGS)
 
