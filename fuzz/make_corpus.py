@@ -56,8 +56,9 @@ def directives():
 
 def bridge_api():
     # op codes: 0 new, 2 read_tls(blob), 3 process, 4 hello accessors, 5 select(cfg, alpn, null?),
-    # 6 reject(u16), 7 write_tls(u16), 11 negotiated, 12 cert_info(blob, u16), 13 certified_key,
-    # 14 server_config, 15 names(u16), 16 NULL arguments, 17+ drive
+    # 6 reject(u16), 7 send_tls(u16: v % 8 == 0 accepts all, else the sink refuses batch
+    # v % 8 - 1), 11 negotiated, 12 cert_info(blob, u16), 13 certified_key, 14 server_config,
+    # 15 names(u16), 16 NULL arguments, 17+ drive
     hellos = {
         "tls13": client_hello(),
         "tls12": client_hello(max_v=ssl.TLSVersion.TLSv1_2),

@@ -31,14 +31,14 @@ typedef enum tlsb_result {
     TLSB_ERR_NULL = 100,       /* a required pointer argument was NULL */
     TLSB_ERR_INVALID = 101,    /* argument out of range, or call not valid in this state */
     TLSB_ERR_PANIC = 102,      /* a panic was caught; the handle is poisoned */
-    TLSB_ERR_TLS = 103,        /* protocol error: the connection is dead; flush tlsb_conn_write_tls
+    TLSB_ERR_TLS = 103,        /* protocol error: the connection is dead; flush tlsb_conn_send_tls
                                   (it may hold an alert), then close. error.alert_* say which alert */
     TLSB_ERR_PEM = 104,        /* no/invalid PEM data, or an encrypted key */
     TLSB_ERR_KEY = 105,        /* unsupported or malformed private key (type, size) */
     TLSB_ERR_KEY_MISMATCH = 106, /* the private key does not belong to the certificate */
     TLSB_ERR_CONFIG = 107,     /* the config cannot be built (e.g. no suite left for any version) */
     TLSB_ERR_BUFFER = 108,     /* an output buffer is too small */
-    TLSB_ERR_IO = 109          /* the caller's transport failed (never returned by the bridge) */
+    TLSB_ERR_IO = 109          /* the caller's transport failed (a send_tls sink refused) */
 } tlsb_result;
 
 /* Sent/received alert fields hold this when no alert applies. */
@@ -204,7 +204,7 @@ tlsb_result tlsb_conn_read_tls(tlsb_conn *conn, const uint8_t *buf, size_t len, 
 
 /* Processes what was fed. Returns TLSB_OK (nothing more to do until more bytes arrive; check
  * wants_write), TLSB_HELLO_READY (once, when the ClientHello is complete), or TLSB_ERR_TLS.
- * After an error, flush tlsb_conn_write_tls (it may hold the alert) and close. */
+ * After an error, flush tlsb_conn_send_tls (it may hold the alert) and close. */
 tlsb_result tlsb_conn_process(tlsb_conn *conn, tlsb_error *err);
 
 /* The ClientHello, valid between TLSB_HELLO_READY and select_config/reject. Absent SNI: *len = 0.
@@ -221,18 +221,29 @@ tlsb_result tlsb_conn_hello_cipher_suites(const tlsb_conn *conn, const uint16_t 
 /* Continues the handshake with the config chosen for this ClientHello. alpn (may be NULL/0 for
  * none) is the protocol to agree on; it must be one of config's alpn list. The conn holds its own
  * reference to config. On failure (no common version/suite/certificate), returns TLSB_ERR_TLS with
- * the alert queued for write_tls. */
+ * the alert queued for send_tls. */
 tlsb_result tlsb_conn_select_config(tlsb_conn *conn, const tlsb_server_config *config,
                                     const uint8_t *alpn, size_t alpn_len, tlsb_error *err);
 
 /* Refuses the ClientHello with a fatal alert (e.g. 112 unrecognized_name, 120
- * no_application_protocol); the alert record is queued for write_tls. The conn is dead after. */
+ * no_application_protocol); the alert record is queued for send_tls. The conn is dead after. */
 tlsb_result tlsb_conn_reject(tlsb_conn *conn, uint16_t alert, tlsb_error *err);
 
-/* Whether TLS bytes are waiting to be sent, and taking them. *written <= cap. */
+/* Whether TLS bytes are waiting to be sent. */
 int tlsb_conn_wants_write(const tlsb_conn *conn);
-tlsb_result tlsb_conn_write_tls(tlsb_conn *conn, uint8_t *buf, size_t cap, size_t *written,
-                                tlsb_error *err);
+
+/* Sending them: tlsb_conn_send_tls lends the queued records to sink, without copying, in batches
+ * of whole records (at most 64 slices each). A batch points into the connection and is valid only
+ * during the call: the sink sends or copies all of it and returns nonzero, or returns 0 to stop
+ * (then TLSB_ERR_IO, and the caller closes the connection). The sink must not call back into
+ * this connection and must not unwind or longjmp. On TLSB_OK, *sent = bytes the sink accepted. */
+typedef struct tlsb_slice {
+    const uint8_t *data;
+    size_t len;
+} tlsb_slice;
+typedef int (*tlsb_tls_sink)(void *ctx, const tlsb_slice *batch, size_t count);
+tlsb_result tlsb_conn_send_tls(tlsb_conn *conn, tlsb_tls_sink sink, void *ctx, size_t *sent,
+                               tlsb_error *err);
 
 /* Nonzero while the handshake is not complete (including before select_config). */
 int tlsb_conn_is_handshaking(const tlsb_conn *conn);
@@ -243,7 +254,7 @@ int tlsb_conn_is_handshaking(const tlsb_conn *conn);
 tlsb_result tlsb_conn_read_plain(tlsb_conn *conn, uint8_t *buf, size_t cap, size_t *n,
                                  tlsb_error *err);
 
-/* Plaintext to the peer (encrypted into records, then taken with write_tls). Accepts all of len
+/* Plaintext to the peer (encrypted into records, then sent with send_tls). Accepts all of len
  * (buffered before the handshake completes). *n = bytes accepted. */
 tlsb_result tlsb_conn_write_plain(tlsb_conn *conn, const uint8_t *buf, size_t len, size_t *n,
                                   tlsb_error *err);
@@ -355,7 +366,7 @@ tlsb_result tlsb_conn_new_client(const tlsb_client_config *config, tlsb_conn **o
 /* Starts the handshake: server_name is verified against the certificate and sent as SNI;
  * alpn_list (may be empty) is a ',' or ' ' separated list of protocols to offer ("h2").
  * An IP literal as server_name is TLSB_ERR_CONFIG (rustls 0.20 cannot verify IP addresses).
- * The ClientHello is then waiting in write_tls. Only once per connection. */
+ * The ClientHello is then waiting in send_tls. Only once per connection. */
 tlsb_result tlsb_conn_start_client(tlsb_conn *conn, const uint8_t *server_name, size_t name_len,
                                    const uint8_t *alpn_list, size_t alpn_len, tlsb_error *err);
 /* Nonzero for a client connection. */

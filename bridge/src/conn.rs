@@ -3,7 +3,7 @@
 //! idle with its config until the caller names the server and ALPN, then a ClientConnection.
 //! Both sides share read_tls/process/write_tls/read_plain/write_plain once connected.
 
-use std::io::{ErrorKind, Read};
+use std::io::{ErrorKind, IoSlice, Read};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
@@ -417,29 +417,32 @@ impl tlsb_conn {
             }
     }
 
-    pub fn write_tls(&mut self, buf: &mut [u8]) -> Res<usize> {
-        if buf.is_empty() && self.wants_write() {
-            return Err(Failure::new(TLSB_ERR_BUFFER, "write_tls needs a buffer with room"));
-        }
-        let mut written = 0;
+    /// Lends the queued TLS bytes to `sink` without copying them: whole records straight from
+    /// rustls's queue, a batch at a time. A batch is valid only during the call: the sink sends
+    /// or copies all of it and returns true, or returns false to stop (TLSB_ERR_IO; the refused
+    /// batch stays queued, and the caller closes the connection). Returns the bytes accepted.
+    pub fn send_tls(&mut self, sink: &mut dyn FnMut(&[IoSlice<'_>]) -> bool) -> Res<usize> {
+        let refused = || Failure::new(TLSB_ERR_IO, "the transport refused the TLS bytes");
+        let mut sent = 0;
         if !self.out.is_empty() {
-            let n = self.out.len().min(buf.len());
-            buf[..n].copy_from_slice(&self.out[..n]);
-            self.out.drain(..n);
-            written = n;
+            if !sink(&[IoSlice::new(&self.out)]) {
+                return Err(refused());
+            }
+            sent = self.out.len();
+            self.out.clear();
         }
         if let State::Connected(c) = &mut self.state {
-            let mut w = WholeRecords { buf, pos: written };
-            while w.pos < w.buf.len() && c.wants_write() {
-                match c.write_tls(&mut w) {
+            let mut lender = Lender { sink, refused: false };
+            while c.wants_write() {
+                match c.write_tls(&mut lender) {
                     Ok(0) => break,
-                    Ok(_) => {}
+                    Ok(n) => sent += n,
+                    Err(_) if lender.refused => return Err(refused()),
                     Err(e) => return Err(Failure::new(TLSB_ERR_TLS, format!("write_tls failed: {}", e))),
                 }
             }
-            written = w.pos;
         }
-        Ok(written)
+        Ok(sent)
     }
 
     pub fn is_handshaking(&self) -> bool {
@@ -533,75 +536,28 @@ fn write_all(c: &mut Connection, buf: &[u8]) -> Res<()> {
         .map_err(|e| Failure::new(TLSB_ERR_TLS, format!("writing plaintext failed: {}", e)))
 }
 
-/// The writer for rustls's write_tls: takes only whole queued records (rustls queues one per
-/// chunk) while they fit, and part of one only when the buffer is empty and still too small for
-/// it. A record taken in part makes rustls copy the rest of it into a new buffer, so with whole
-/// records the bytes are copied once, into the caller's buffer.
-struct WholeRecords<'a> {
-    buf: &'a mut [u8],
-    pos: usize,
+/// The writer for rustls's write_tls: hands each batch of queued records (rustls queues one per
+/// chunk) to the sink whole, so rustls never copies the rest of a half-taken record, and reports
+/// all of it written once the sink accepted it.
+struct Lender<'a, 'b> {
+    sink: &'a mut (dyn FnMut(&[IoSlice<'_>]) -> bool + 'b),
+    refused: bool,
 }
 
-impl WholeRecords<'_> {
-    fn take(&mut self, chunk: &[u8], allow_part: bool) -> usize {
-        let room = self.buf.len() - self.pos;
-        let n = if chunk.len() <= room {
-            chunk.len()
-        } else if allow_part && self.pos == 0 {
-            room
-        } else {
-            0
-        };
-        self.buf[self.pos..self.pos + n].copy_from_slice(&chunk[..n]);
-        self.pos += n;
-        n
-    }
-}
-
-impl std::io::Write for WholeRecords<'_> {
+impl std::io::Write for Lender<'_, '_> {
     fn write(&mut self, chunk: &[u8]) -> std::io::Result<usize> {
-        Ok(self.take(chunk, true))
+        self.write_vectored(&[IoSlice::new(chunk)])
     }
 
-    fn write_vectored(&mut self, chunks: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
-        let mut total = 0;
-        for (i, chunk) in chunks.iter().enumerate() {
-            let n = self.take(chunk, i == 0);
-            total += n;
-            if n < chunk.len() {
-                break;
-            }
+    fn write_vectored(&mut self, chunks: &[IoSlice<'_>]) -> std::io::Result<usize> {
+        if !(self.sink)(chunks) {
+            self.refused = true;
+            return Err(std::io::Error::new(ErrorKind::Other, "the sink refused the records"));
         }
-        Ok(total)
+        Ok(chunks.iter().map(|c| c.len()).sum())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod whole_records_tests {
-    use super::WholeRecords;
-    use std::io::{IoSlice, Write};
-
-    #[test]
-    fn takes_whole_records_while_they_fit() {
-        let mut buf = [0u8; 10];
-        let mut w = WholeRecords { buf: &mut buf, pos: 0 };
-        let (a, b, c) = ([1u8; 4], [2u8; 4], [3u8; 4]);
-        assert_eq!(w.write_vectored(&[IoSlice::new(&a), IoSlice::new(&b), IoSlice::new(&c)]).unwrap(), 8);
-        // the third record would not fit whole: nothing of it is taken
-        assert_eq!(w.write_vectored(&[IoSlice::new(&c)]).unwrap(), 0);
-        assert_eq!(w.write(&c).unwrap(), 0);
-        assert_eq!(&buf[..8], &[1, 1, 1, 1, 2, 2, 2, 2]);
-    }
-
-    #[test]
-    fn a_record_larger_than_an_empty_buffer_is_taken_in_part() {
-        let mut buf = [0u8; 3];
-        let mut w = WholeRecords { buf: &mut buf, pos: 0 };
-        assert_eq!(w.write_vectored(&[IoSlice::new(&[9u8; 5]), IoSlice::new(&[8u8; 1])]).unwrap(), 3);
-        assert_eq!(buf, [9, 9, 9]);
     }
 }

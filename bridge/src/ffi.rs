@@ -25,6 +25,7 @@ pub enum tlsb_result {
     TLSB_ERR_KEY_MISMATCH = 106,
     TLSB_ERR_CONFIG = 107,
     TLSB_ERR_BUFFER = 108,
+    TLSB_ERR_IO = 109,
 }
 
 pub use tlsb_result::*;

@@ -31,6 +31,7 @@ mod tests;
 #[cfg(test)]
 mod tests_client;
 
+use std::ffi::c_void;
 use std::os::raw::{c_char, c_int};
 
 use rustls::Certificate;
@@ -403,18 +404,52 @@ pub extern "C" fn tlsb_conn_wants_write(conn: *const tlsb_conn) -> c_int {
     value(conn, 0, |c| c_int::from(c.wants_write()))
 }
 
+/// One queued TLS record of a batch lent to a `tlsb_tls_sink`.
+#[allow(non_camel_case_types)]
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct tlsb_slice {
+    pub data: *const u8,
+    pub len: usize,
+}
+
+/// Receives a batch of TLS bytes; returns nonzero once all of it was sent or copied, 0 to stop.
+#[allow(non_camel_case_types)]
+pub type tlsb_tls_sink = Option<unsafe extern "C" fn(ctx: *mut c_void, batch: *const tlsb_slice, count: usize) -> c_int>;
+
+/// rustls hands out at most this many records per batch; a longer batch is copied to the heap.
+const SINK_BATCH: usize = 64;
+
 #[no_mangle]
-pub extern "C" fn tlsb_conn_write_tls(
+pub extern "C" fn tlsb_conn_send_tls(
     conn: *mut tlsb_conn,
-    buf: *mut u8,
-    cap: usize,
-    written: *mut usize,
+    sink: tlsb_tls_sink,
+    ctx: *mut c_void,
+    sent: *mut usize,
     err: *mut tlsb_error,
 ) -> tlsb_result {
     with_mut(conn, err, |c| {
-        let written = ffi::out(written, "written")?;
-        *written = 0;
-        *written = c.write_tls(out_bytes(buf, cap, "buf")?)?;
+        let sent = ffi::out(sent, "sent")?;
+        *sent = 0;
+        let sink = sink.ok_or_else(|| Failure::null("sink"))?;
+        let mut lend = |chunks: &[std::io::IoSlice<'_>]| {
+            let as_slice = |c: &std::io::IoSlice<'_>| tlsb_slice { data: c.as_ptr(), len: c.len() };
+            let mut local = [tlsb_slice { data: std::ptr::null(), len: 0 }; SINK_BATCH];
+            let heap: Vec<tlsb_slice>;
+            let batch: &[tlsb_slice] = if chunks.len() <= SINK_BATCH {
+                for (slot, c) in local.iter_mut().zip(chunks) {
+                    *slot = as_slice(c);
+                }
+                &local[..chunks.len()]
+            } else {
+                heap = chunks.iter().map(as_slice).collect();
+                &heap
+            };
+            // SAFETY: the slices point into rustls's queue, alive until this call returns; the
+            // header requires the sink not to keep them and not to unwind.
+            unsafe { sink(ctx, batch.as_ptr(), batch.len()) != 0 }
+        };
+        *sent = c.send_tls(&mut lend)?;
         Ok(TLSB_OK)
     })
 }

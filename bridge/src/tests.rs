@@ -3,7 +3,7 @@
 
 use std::ffi::CStr;
 use std::io::{Read, Write};
-use std::os::raw::c_char;
+use std::os::raw::{c_char, c_int, c_void};
 use std::ptr::{null, null_mut};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -43,6 +43,80 @@ fn s(p: *const c_char) -> &'static str {
 
 unsafe fn span<'a>(p: *const u8, len: usize) -> &'a [u8] {
     std::slice::from_raw_parts(p, len)
+}
+
+// ---- the TLS sink shared by all test modules -------------------------------------------------
+
+/// The ctx of `record_sink`: what a `tlsb_conn_send_tls` sink was offered and what it accepted.
+#[derive(Default)]
+pub(crate) struct Sink {
+    /// Refuse (return 0) from this call on (counting from 0); None accepts every batch.
+    pub refuse_from: Option<usize>,
+    /// Batches offered so far, accepted or not.
+    pub calls: usize,
+    /// Every accepted batch, one Vec per slice, in order.
+    pub accepted: Vec<Vec<Vec<u8>>>,
+    /// Every refused batch, one Vec per slice.
+    pub refused: Vec<Vec<Vec<u8>>>,
+    /// Slices with a NULL data pointer (must stay 0).
+    pub null_slices: usize,
+}
+
+/// A `tlsb_tls_sink` over a `Sink`: copies each slice, then accepts or refuses the batch.
+/// It must not panic (it is called across the C ABI), so it only records.
+unsafe extern "C" fn record_sink(ctx: *mut c_void, batch: *const tlsb_slice, count: usize) -> c_int {
+    let sink = &mut *(ctx as *mut Sink);
+    let slices: &[tlsb_slice] = if count == 0 { &[] } else { std::slice::from_raw_parts(batch, count) };
+    let mut copied = Vec::with_capacity(count);
+    for sl in slices {
+        if sl.data.is_null() {
+            sink.null_slices += 1;
+            copied.push(Vec::new());
+        } else {
+            copied.push(std::slice::from_raw_parts(sl.data, sl.len).to_vec());
+        }
+    }
+    let accept = sink.refuse_from.map_or(true, |from| sink.calls < from);
+    sink.calls += 1;
+    if accept {
+        sink.accepted.push(copied);
+        1
+    } else {
+        sink.refused.push(copied);
+        0
+    }
+}
+
+impl Sink {
+    pub(crate) fn refusing_from(call: usize) -> Sink {
+        Sink { refuse_from: Some(call), ..Default::default() }
+    }
+
+    /// One `tlsb_conn_send_tls` into this sink: (result, *sent, error).
+    pub(crate) fn send(&mut self, conn: *mut tlsb_conn) -> (tlsb_result, usize, tlsb_error) {
+        let mut sent = usize::MAX;
+        let mut e = new_err();
+        let r = tlsb_conn_send_tls(conn, Some(record_sink), self as *mut Sink as *mut c_void, &mut sent, &mut e);
+        assert_eq!(self.null_slices, 0, "a lent slice had a NULL data pointer");
+        (r, sent, e)
+    }
+
+    /// Every accepted byte, in order.
+    pub(crate) fn bytes(&self) -> Vec<u8> {
+        self.accepted.iter().flatten().flatten().copied().collect()
+    }
+}
+
+/// Takes everything `conn` has queued through an accepting sink: (result, the bytes). On TLSB_OK
+/// *sent matched the bytes the sink received.
+pub(crate) fn drain_tls(conn: *mut tlsb_conn) -> (tlsb_result, Vec<u8>) {
+    let mut sink = Sink::default();
+    let (r, sent, _) = sink.send(conn);
+    let bytes = sink.bytes();
+    if r == TLSB_OK {
+        assert_eq!(sent, bytes.len(), "*sent is not what the sink received");
+    }
+    (r, bytes)
 }
 
 #[derive(Debug, Clone)]
@@ -292,17 +366,8 @@ impl Pair {
     }
 
     fn take_server_output(&mut self) -> Vec<u8> {
-        let mut out = Vec::new();
-        let mut buf = vec![0u8; 5000];
-        loop {
-            let mut n = 0;
-            let r = tlsb_conn_write_tls(self.server, buf.as_mut_ptr(), buf.len(), &mut n, null_mut());
-            assert_eq!(r, TLSB_OK);
-            if n == 0 {
-                break;
-            }
-            out.extend_from_slice(&buf[..n]);
-        }
+        let (r, out) = drain_tls(self.server);
+        assert_eq!(r, TLSB_OK);
         assert_eq!(tlsb_conn_wants_write(self.server), 0);
         self.server_wire.extend_from_slice(&out);
         out
@@ -962,9 +1027,12 @@ fn null_arguments_are_refused() {
     assert_eq!(tlsb_conn_select_config(conn, cfg.0, null(), 3, &mut e), TLSB_ERR_NULL);
     assert_eq!(tlsb_conn_reject(null_mut(), 112, &mut e), TLSB_ERR_NULL);
     assert_eq!(tlsb_conn_wants_write(null()), 0);
-    assert_eq!(tlsb_conn_write_tls(null_mut(), buf.as_mut_ptr(), 16, &mut n, &mut e), TLSB_ERR_NULL);
-    assert_eq!(tlsb_conn_write_tls(conn, null_mut(), 16, &mut n, &mut e), TLSB_ERR_NULL);
-    assert_eq!(tlsb_conn_write_tls(conn, buf.as_mut_ptr(), 16, null_mut(), &mut e), TLSB_ERR_NULL);
+    let mut sink = Sink::default();
+    let ctx = &mut sink as *mut Sink as *mut c_void;
+    assert_eq!(tlsb_conn_send_tls(null_mut(), Some(record_sink), ctx, &mut n, &mut e), TLSB_ERR_NULL);
+    assert_eq!(tlsb_conn_send_tls(conn, None, ctx, &mut n, &mut e), TLSB_ERR_NULL);
+    assert_eq!(tlsb_conn_send_tls(conn, Some(record_sink), ctx, null_mut(), &mut e), TLSB_ERR_NULL);
+    assert_eq!(sink.calls, 0, "no batch is offered on a NULL argument");
     assert_eq!(tlsb_conn_is_handshaking(null()), 0);
     assert_eq!(tlsb_conn_read_plain(null_mut(), buf.as_mut_ptr(), 16, &mut n, &mut e), TLSB_ERR_NULL);
     assert_eq!(tlsb_conn_read_plain(conn, null_mut(), 16, &mut n, &mut e), TLSB_ERR_NULL);
@@ -1024,6 +1092,136 @@ fn panic_is_caught_and_poisons_the_handle() {
     assert_eq!(tlsb_conn_new_server(&mut conn2), TLSB_OK);
     assert_eq!(tlsb_conn_process(conn2, null_mut()), TLSB_OK);
     tlsb_conn_free(conn2);
+}
+
+// ---- tlsb_conn_send_tls: lending the queued records ---------------------------------------------
+
+/// Distinguishable plaintext of `n` bytes.
+fn plaintext(n: usize, seed: usize) -> Vec<u8> {
+    (0..n).map(|i| ((i * 7 + seed) % 251) as u8).collect()
+}
+
+/// Asserts that a lent batch holds at most 64 slices, each exactly one whole application-data
+/// record (its header's length field equals the slice's length - 5).
+fn assert_whole_records(batch: &[Vec<u8>]) {
+    assert!(!batch.is_empty(), "an empty batch was lent");
+    assert!(batch.len() <= 64, "a batch of {} slices", batch.len());
+    for rec in batch {
+        assert!(rec.len() > 5, "a slice of {} bytes is no record", rec.len());
+        assert_eq!(rec[0], 0x17, "not an application-data record");
+        assert_eq!(&rec[1..3], &[3, 3]);
+        assert_eq!(u16::from_be_bytes([rec[3], rec[4]]) as usize, rec.len() - 5, "the slice is not one whole record");
+    }
+}
+
+/// Queues 100 KiB written at once (full-size records) then 100 KiB in 512-byte writes (one small
+/// record each, 200 of them: more than a batch holds). Returns the plaintext.
+fn queue_200k(p: &mut Pair) -> Vec<u8> {
+    let big = plaintext(100 * 1024, 1);
+    p.server_write(&big);
+    let small = plaintext(100 * 1024, 2);
+    for chunk in small.chunks(512) {
+        p.server_write(chunk);
+    }
+    [big, small].concat()
+}
+
+#[test]
+fn send_tls_lends_whole_records() {
+    let (_k, cfg) = rsa_config();
+    for v in [&rustls::version::TLS13, &rustls::version::TLS12] {
+        let mut p = Pair::handshake(client(ClientOpts { versions: vec![v], ..Default::default() }), select(&cfg, b""));
+        let want = queue_200k(&mut p);
+        assert_ne!(tlsb_conn_wants_write(p.server), 0);
+        let mut sink = Sink::default();
+        let (r, sent, e) = sink.send(p.server);
+        assert_eq!(r, TLSB_OK, "{}", msg(&e));
+        assert_eq!(tlsb_conn_wants_write(p.server), 0);
+        let wire = sink.bytes();
+        assert_eq!(sent, wire.len());
+        assert_eq!(sink.calls, sink.accepted.len());
+        for batch in &sink.accepted {
+            assert_whole_records(batch);
+        }
+        let records: usize = sink.accepted.iter().map(Vec::len).sum();
+        assert!(records >= 200 + 7, "{} records", records);
+        assert!(sink.accepted.iter().any(|b| b.len() == 64), "no full batch of 64 records");
+        assert!(sink.accepted.len() >= 4, "{} batches for {} records", sink.accepted.len(), records);
+        // Nothing more is lent once all was taken.
+        let mut again = Sink::default();
+        assert_eq!(again.send(p.server).0, TLSB_OK);
+        assert_eq!(again.calls, 0);
+        // The client decrypts all of it, in order.
+        p.feed_client(&wire);
+        assert!(p.client_err.is_none(), "{:?}", p.client_err);
+        assert_eq!(p.client_plain.len(), want.len());
+        assert!(p.client_plain == want, "the client decrypted other bytes");
+    }
+}
+
+#[test]
+fn send_tls_refused_batch_stays_queued() {
+    let (_k, cfg) = rsa_config();
+    // Refusing the first batch, and refusing the second after the first was accepted.
+    for refuse_from in [0, 1] {
+        let mut p = Pair::handshake(client(ClientOpts::default()), select(&cfg, b""));
+        let want = queue_200k(&mut p);
+        let mut first = Sink::refusing_from(refuse_from);
+        let (r, _, e) = first.send(p.server);
+        assert_eq!(r, TLSB_ERR_IO);
+        assert_eq!(e.code, TLSB_ERR_IO as u32);
+        assert_eq!(msg(&e), "the transport refused the TLS bytes");
+        assert_eq!(first.calls, refuse_from + 1, "send_tls went on after a refusal");
+        assert_eq!(first.accepted.len(), refuse_from);
+        assert_eq!(first.refused.len(), 1);
+        assert_whole_records(&first.refused[0]);
+        assert_ne!(tlsb_conn_wants_write(p.server), 0, "the refused batch was dropped");
+        let mut second = Sink::default();
+        let (r, sent, _) = second.send(p.server);
+        assert_eq!(r, TLSB_OK);
+        assert_eq!(sent, second.bytes().len());
+        assert_eq!(tlsb_conn_wants_write(p.server), 0);
+        // The refused batch comes again, first and unchanged.
+        assert!(second.accepted[0] == first.refused[0], "the refused batch changed");
+        // Accepted bytes, once each: the client decrypts exactly the plaintext.
+        let wire = [first.bytes(), second.bytes()].concat();
+        p.feed_client(&wire);
+        assert!(p.client_err.is_none(), "{:?}", p.client_err);
+        assert_eq!(p.client_plain.len(), want.len());
+        assert!(p.client_plain == want, "bytes were lost or duplicated");
+        // The connection still works.
+        p.client_plain.clear();
+        exchange(&mut p);
+    }
+}
+
+#[test]
+fn send_tls_lends_the_queued_alert() {
+    let hook: Hook = Box::new(|c, e| tlsb_conn_reject(c, 112, e));
+    let mut p = Pair::new(client(ClientOpts::default()), hook);
+    let hello = p.client_output();
+    p.feed_server(&hello);
+    assert!(p.server_err.is_none());
+    assert_eq!(tlsb_conn_wants_write(p.server), 1);
+    let alert = vec![0x15, 3, 3, 0, 2, 2, 112];
+    // Refused: it stays queued.
+    let mut refusing = Sink::refusing_from(0);
+    let (r, _, e) = refusing.send(p.server);
+    assert_eq!(r, TLSB_ERR_IO);
+    assert_eq!(e.code, TLSB_ERR_IO as u32);
+    assert_eq!(refusing.refused, vec![vec![alert.clone()]]);
+    assert_eq!(tlsb_conn_wants_write(p.server), 1);
+    // Accepted: lent as one slice, then gone.
+    let mut sink = Sink::default();
+    let (r, sent, _) = sink.send(p.server);
+    assert_eq!((r, sent), (TLSB_OK, alert.len()));
+    assert_eq!(sink.accepted, vec![vec![alert.clone()]]);
+    assert_eq!(tlsb_conn_wants_write(p.server), 0);
+    let mut again = Sink::default();
+    let (r, sent, _) = again.send(p.server);
+    assert_eq!((r, sent, again.calls), (TLSB_OK, 0, 0));
+    p.feed_client(&sink.bytes());
+    assert_eq!(p.client_err, Some(rustls::Error::AlertReceived(AlertDescription::UnrecognisedName)));
 }
 
 // Certificate fields, resumption and the certificate sent (SSL_* variables).

@@ -3,6 +3,7 @@
 use std::ptr::{null, null_mut};
 
 use crate::ffi::*;
+use crate::tests::drain_tls;
 use crate::*;
 
 fn data(name: &str) -> Vec<u8> {
@@ -99,11 +100,11 @@ impl Drop for Conn {
 
 /// Moves every pending TLS byte from `from` to `to`.
 fn transfer(from: &Conn, to: &Conn) -> usize {
-    let mut buf = vec![0u8; 32 * 1024];
     let mut moved = 0;
     while tlsb_conn_wants_write(from.0) != 0 {
-        let mut n = 0;
-        if tlsb_conn_write_tls(from.0, buf.as_mut_ptr(), buf.len(), &mut n, null_mut()) != TLSB_OK || n == 0 {
+        let (r, buf) = drain_tls(from.0);
+        let n = buf.len();
+        if r != TLSB_OK || n == 0 {
             break;
         }
         let mut off = 0;

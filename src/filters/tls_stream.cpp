@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <span>
 #include <utility>
 
 #include "apache/apr_error.h"
@@ -16,7 +17,9 @@ ap_filter_rec_t *g_input_filter = nullptr;
 ap_filter_rec_t *g_output_filter = nullptr;
 
 constexpr apr_off_t kReadChunk = 16 * 1024 + 512;   // a full TLS record and its header
-constexpr size_t kTlsBucketSize = 16 * 1024 + 512;  // one record per bucket
+constexpr size_t kPlainChunk = 16 * 1024;           // plaintext read from the session at once
+// Batches of TLS output at least this big (a full record or more) are handed down without a copy.
+constexpr size_t kLendFrom = 16 * 1024;
 constexpr apr_off_t kPassThreshold = 64 * 1024;     // hand TLS bytes down once this much waits
 // Plaintext handed to the session at once: a few full records. Bigger slices (a file bucket can
 // map 4 MiB) make rustls allocate and fault in megabytes of record buffers for every slice.
@@ -43,8 +46,8 @@ apr_status_t output_filter(ap_filter_t *f, apr_bucket_brigade *bb) {
     return static_cast<TlsStream *>(f->ctx)->write(bb);
 }
 
-// TLS output buffers come from the process heap, not the connection's allocator: Apache keeps
-// freed allocator nodes per connection, and an idle connection should hold no TLS buffers.
+// Copies of small TLS output come from the process heap, not the connection's allocator: Apache
+// keeps freed allocator nodes per connection, and an idle connection should hold no TLS buffers.
 void free_tls_buffer(void *buffer) { std::unique_ptr<char[]> owner(static_cast<char *>(buffer)); }
 
 
@@ -89,15 +92,36 @@ apr_status_t TlsStream::fail_io(apr_status_t rv) {
 // ---- TLS bytes out ---------------------------------------------------------------------------
 
 apr_status_t TlsStream::collect_tls() {
+    apr_status_t passed = APR_SUCCESS;
+    auto sink = [this, &passed](std::span<const std::span<const char>> batch) {
+        size_t total = 0;
+        for (std::span<const char> record : batch) total += record.size();
+        if (total == 0) return true;
+        out_bytes_ += static_cast<apr_off_t>(total);
+        if (total < kLendFrom) {
+            // Copied, so it can wait in out_ and leave with what follows (the end of a small
+            // response, the rest of a handshake flight). The bucket owns the copy.
+            auto copy = std::make_unique_for_overwrite<char[]>(total);
+            char *at = copy.get();
+            for (std::span<const char> record : batch) at = std::copy(record.begin(), record.end(), at);
+            APR_BRIGADE_INSERT_TAIL(out_, apr_bucket_heap_create(copy.release(), total,
+                                                                 free_tls_buffer, c_->bucket_alloc));
+            return true;
+        }
+        // Full records go down uncopied, now: the batch lives only during this call, and the
+        // core output filter writes a transient bucket or sets it aside (copies it) before it
+        // returns, as it does for every filter's transient buckets.
+        for (std::span<const char> record : batch) {
+            APR_BRIGADE_INSERT_TAIL(out_, apr_bucket_transient_create(record.data(), record.size(),
+                                                                      c_->bucket_alloc));
+        }
+        passed = pass_out(false);
+        return passed == APR_SUCCESS;
+    };
     while (session_.wants_write()) {
-        auto buf = std::make_unique_for_overwrite<char[]>(kTlsBucketSize);
-        auto n = session_.take_tls(std::span<char>(buf.get(), kTlsBucketSize));
-        if (!n) return fail(n.error());
+        auto n = session_.send_tls(sink);
+        if (!n) return passed != APR_SUCCESS ? passed : fail(n.error());
         if (n.value() == 0) break;
-        // The bucket owns the buffer from here and frees it with free_tls_buffer.
-        APR_BRIGADE_INSERT_TAIL(out_, apr_bucket_heap_create(buf.release(), n.value(),
-                                                             free_tls_buffer, c_->bucket_alloc));
-        out_bytes_ += static_cast<apr_off_t>(n.value());
     }
     return APR_SUCCESS;
 }
@@ -117,7 +141,7 @@ apr_status_t TlsStream::pass_out(bool flush) {
 
 apr_status_t TlsStream::drain_plain() {
     for (;;) {
-        auto r = session_.read_plain(plain_.spare(kTlsBucketSize));
+        auto r = session_.read_plain(plain_.spare(kPlainChunk));
         if (!r) {
             plain_.consume(0);
             // The transport ended without close_notify after the handshake. Many clients close

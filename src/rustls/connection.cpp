@@ -74,12 +74,12 @@ Status Connection::reject(uint16_t alert) {
     return check(tlsb_conn_reject(handle_.get(), alert, &err), err);
 }
 
-Result<size_t> Connection::take_tls(std::span<char> out) {
-    size_t written = 0;
+Result<size_t> Connection::send_tls(tlsb_tls_sink sink, void *ctx) {
+    size_t sent = 0;
     tlsb_error err{};
-    tlsb_result rc = tlsb_conn_write_tls(handle_.get(), u8(out), out.size(), &written, &err);
+    tlsb_result rc = tlsb_conn_send_tls(handle_.get(), sink, ctx, &sent, &err);
     if (rc != TLSB_OK) return Error::from_bridge(rc, err);
-    return written;
+    return sent;
 }
 
 Result<PlainRead> Connection::read_plain(std::span<char> out) {

@@ -1,6 +1,7 @@
 // One TLS server connection in the bridge: bytes in, bytes out, plaintext both ways.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <span>
 #include <string_view>
@@ -50,13 +51,16 @@ public:
     Status reject(uint16_t alert);
 
     bool wants_write() const { return tlsb_conn_wants_write(handle_.get()) != 0; }
-    // Pending TLS bytes into out; returns how many were written.
-    Result<size_t> take_tls(std::span<char> out);
+    // Lends the pending TLS bytes to sink, uncopied, in batches of whole records:
+    // sink(std::span<const std::span<const char>>) -> bool. A batch is valid only during the call;
+    // the sink sends or copies all of it and returns true, or returns false to stop (an error;
+    // close the connection). It must not call back into this connection. Returns the bytes sent.
+    template <class Sink>
+    Result<size_t> send_tls(Sink &sink);
 
     bool is_handshaking() const { return tlsb_conn_is_handshaking(handle_.get()) != 0; }
     Result<PlainRead> read_plain(std::span<char> out);
-    // Plaintext to encrypt; returns how much the session took (it may take less when its
-    // output buffer is full: take_tls, then write the rest).
+    // Plaintext to encrypt; returns how much the session took (all of it).
     Result<size_t> write_plain(std::span<const char> data);
     void send_close_notify() { tlsb_conn_send_close_notify(handle_.get()); }
 
@@ -75,8 +79,25 @@ public:
 
 private:
     explicit Connection(ConnectionHandle h) : handle_(std::move(h)) {}
+    Result<size_t> send_tls(tlsb_tls_sink sink, void *ctx);
     ConnectionHandle handle_;
 };
+
+template <class Sink>
+Result<size_t> Connection::send_tls(Sink &sink) {
+    // Called from Rust: it must not throw (noexcept turns an exception into terminate).
+    tlsb_tls_sink trampoline = [](void *ctx, const tlsb_slice *batch, size_t count) noexcept {
+        constexpr size_t kMaxBatch = 64;   // as the bridge promises
+        std::array<std::span<const char>, kMaxBatch> spans;
+        if (count > spans.size()) return 0;
+        for (size_t i = 0; i < count; ++i)
+            spans[i] = {reinterpret_cast<const char *>(batch[i].data), batch[i].len};
+        return (*static_cast<Sink *>(ctx))(std::span<const std::span<const char>>(spans.data(), count))
+                   ? 1
+                   : 0;
+    };
+    return send_tls(trampoline, &sink);
+}
 
 // The suites rustls implements, in its default preference order.
 std::span<const uint16_t> supported_cipher_suites();

@@ -11,6 +11,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "filters/tls_stream.h"
@@ -69,27 +70,33 @@ public:
     apr_status_t write(apr_bucket_brigade *bb) override {
         for (apr_bucket *b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb);
              b = APR_BUCKET_NEXT(b)) {
-            if (APR_BUCKET_IS_FLUSH(b)) {
-                note("FLUSH");
-            } else if (AP_BUCKET_IS_EOR(b)) {
-                note("EOR");
-            } else if (AP_BUCKET_IS_EOC(b)) {
-                note("EOC");
-            } else if (APR_BUCKET_IS_METADATA(b)) {
-                note("other-metadata");
-            } else {
-                const char *data = nullptr;
-                apr_size_t len = 0;
-                EXPECT_EQ(apr_bucket_read(b, &data, &len, APR_BLOCK_READ), APR_SUCCESS);
-                if (len == 0) continue;
-                if (last_ != "data") note("data");  // consecutive TLS buckets: one entry
-                BIO_write(to_client_, data, static_cast<int>(len));
-                tls_bytes_ += len;
-            }
+            if (APR_BUCKET_IS_TRANSIENT(b)) transient_bytes_ += b->length;
         }
-        apr_brigade_cleanup(bb);
+        if (held_ != nullptr) {
+            // As the core filter does when the socket is full: set everything aside (transient
+            // buckets are copied), send it later.
+            for (apr_bucket *b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb);
+                 b = APR_BUCKET_NEXT(b))
+                EXPECT_EQ(apr_bucket_setaside(b, hold_pool_), APR_SUCCESS);
+            APR_BRIGADE_CONCAT(held_, bb);
+            return APR_SUCCESS;
+        }
+        send(bb);
         return APR_SUCCESS;
     }
+
+    // From now on, write() keeps what it gets (set aside in pool) until release().
+    void hold(apr_pool_t *pool, apr_bucket_alloc_t *alloc) {
+        hold_pool_ = pool;
+        held_ = apr_brigade_create(pool, alloc);
+    }
+    void release() {
+        apr_bucket_brigade *held = std::exchange(held_, nullptr);
+        send(held);
+    }
+
+    // TLS bytes that arrived in transient buckets (lent, not copied, by TLS_OUT).
+    size_t transient_bytes() const { return transient_bytes_; }
 
     // What reached the network since the last take_trace(): "data" for TLS bytes (however many
     // buckets in a row), "FLUSH", "EOR", "EOC", in order, separated by spaces.
@@ -124,6 +131,31 @@ public:
     long client_verify_result() const { return SSL_get_verify_result(ssl_.get()); }
 
 private:
+    // Records each bucket in the trace and gives the TLS bytes to the client.
+    void send(apr_bucket_brigade *bb) {
+        for (apr_bucket *b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb);
+             b = APR_BUCKET_NEXT(b)) {
+            if (APR_BUCKET_IS_FLUSH(b)) {
+                note("FLUSH");
+            } else if (AP_BUCKET_IS_EOR(b)) {
+                note("EOR");
+            } else if (AP_BUCKET_IS_EOC(b)) {
+                note("EOC");
+            } else if (APR_BUCKET_IS_METADATA(b)) {
+                note("other-metadata");
+            } else {
+                const char *data = nullptr;
+                apr_size_t len = 0;
+                EXPECT_EQ(apr_bucket_read(b, &data, &len, APR_BLOCK_READ), APR_SUCCESS);
+                if (len == 0) continue;
+                if (last_ != "data") note("data");  // consecutive TLS buckets: one entry
+                BIO_write(to_client_, data, static_cast<int>(len));
+                tls_bytes_ += len;
+            }
+        }
+        apr_brigade_cleanup(bb);
+    }
+
     void note(const char *what) {
         if (!trace_.empty()) trace_ += ' ';
         trace_ += what;
@@ -138,6 +170,9 @@ private:
     std::string trace_;
     std::string last_;
     size_t tls_bytes_ = 0;
+    size_t transient_bytes_ = 0;
+    apr_pool_t *hold_pool_ = nullptr;
+    apr_bucket_brigade *held_ = nullptr;  // set while holding
     int last_error_ = SSL_ERROR_NONE;
 };
 
@@ -360,6 +395,57 @@ TEST_P(TlsStreamFlush, EocSendsCloseNotifyAndFlushes) {
     EXPECT_EQ(net_->client_read(), sent);
     EXPECT_EQ(net_->last_error(), SSL_ERROR_ZERO_RETURN);
     EXPECT_TRUE(net_->client_saw_close_notify());
+}
+
+// 6. Copies. Full records go below uncopied (transient buckets, valid only during the call),
+//    before write() returns; smaller output is copied into TLS_OUT's own buckets, so it can wait
+//    for the end of the response.
+TEST_P(TlsStreamFlush, FullRecordsGoBelowUncopied) {
+    const std::string sent = write({data(64 * 1024)});
+    EXPECT_GE(net_->transient_bytes(), size_t{64 * 1024});  // four full records and overhead
+    EXPECT_EQ(net_->client_read(), sent);
+}
+
+TEST_P(TlsStreamFlush, SmallOutputIsCopied) {
+    const std::string sent = write({data(kSmall), kEor, data(8 * 1024), kFlush});
+    EXPECT_EQ(net_->take_trace(), "data EOR FLUSH data FLUSH");
+    EXPECT_EQ(net_->transient_bytes(), size_t{0});
+    EXPECT_EQ(net_->client_read(), sent);
+}
+
+// The layer below may keep lent records past the call (the core filter sets them aside when the
+// socket is full): what it set aside is exactly what the client decrypts later.
+TEST_P(TlsStreamFlush, LentRecordsSetAsideBelowStayIntact) {
+    net_->hold(pool_, c_->bucket_alloc);
+    std::string sent = write({data(40 * 1024, 'a')});
+    sent += write({data(70 * 1024, 'b'), kEor});
+    sent += write({data(kSmall, 'c'), kEor});
+    EXPECT_GT(net_->transient_bytes(), size_t{0});
+    net_->release();
+    EXPECT_EQ(net_->take_trace(), "data EOR data EOR FLUSH");
+    EXPECT_EQ(net_->client_read(), sent);
+}
+
+// Files arrive whole, small ones (read, not mapped) and large ones alike.
+TEST_P(TlsStreamFlush, FileBucketsAreSentWhole) {
+    std::string expected;
+    apr_bucket_brigade *bb = apr_brigade_create(pool_, c_->bucket_alloc);
+    for (size_t size : {size_t{1024}, size_t{APR_BUCKET_BUFF_SIZE}, size_t{100 * 1024}}) {
+        std::string content(size, '\0');
+        for (size_t i = 0; i < size; ++i) content[i] = static_cast<char>('a' + (i * 7 + size) % 26);
+        char name[] = "/tmp/modtls-unit-XXXXXX";
+        apr_file_t *file = nullptr;
+        ASSERT_EQ(apr_file_mktemp(&file, name, 0, pool_), APR_SUCCESS);  // deleted on close
+        apr_size_t written = 0;
+        ASSERT_EQ(apr_file_write_full(file, content.data(), size, &written), APR_SUCCESS);
+        APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_file_create(file, 0, size, pool_,
+                                                           c_->bucket_alloc));
+        expected += content;
+    }
+    APR_BRIGADE_INSERT_TAIL(bb, stand_ins::eor_bucket(c_->bucket_alloc));
+    EXPECT_EQ(stream_->write(bb), APR_SUCCESS);
+    apr_brigade_destroy(bb);
+    EXPECT_EQ(net_->client_read(), expected);
 }
 
 INSTANTIATE_TEST_SUITE_P(Versions, TlsStreamFlush,
