@@ -403,6 +403,11 @@ apr_status_t TlsStream::write(apr_bucket_brigade *bb) {
             }
             continue;
         }
+        // A small file is read, not mapped: mapping, faulting in and unmapping it costs more than
+        // one read(), and each munmap interrupts the other CPUs to flush their TLBs.
+        if (APR_BUCKET_IS_FILE(b) && b->length <= APR_BUCKET_BUFF_SIZE) {
+            apr_bucket_file_enable_mmap(b, 0);
+        }
         const char *data = nullptr;
         apr_size_t len = 0;
         apr_status_t rv = apr_bucket_read(b, &data, &len, APR_BLOCK_READ);
