@@ -42,11 +42,11 @@ struct SinkState {
     size_t accepted = 0;
 };
 
-// A tlsb_tls_sink checking what the bridge lends: 1..64 slices, none with a NULL pointer, every
-// byte readable (ASan). Must not unwind: a broken promise aborts.
+// A tlsb_tls_sink checking what the bridge lends: 1..TLSB_SEND_BATCH_MAX slices, none with a
+// NULL pointer, every byte readable (ASan). Must not unwind: a broken promise aborts.
 int tls_sink(void *ctx, const tlsb_slice *batch, size_t count) {
     auto *st = static_cast<SinkState *>(ctx);
-    if (batch == nullptr || count == 0 || count > 64) {
+    if (batch == nullptr || count == 0 || count > TLSB_SEND_BATCH_MAX) {
         std::fprintf(stderr, "fuzz: send_tls lent a batch of %zu slices at %p\n", count,
                      static_cast<const void *>(batch));
         std::abort();

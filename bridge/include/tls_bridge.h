@@ -233,10 +233,11 @@ tlsb_result tlsb_conn_reject(tlsb_conn *conn, uint16_t alert, tlsb_error *err);
 int tlsb_conn_wants_write(const tlsb_conn *conn);
 
 /* Sending them: tlsb_conn_send_tls lends the queued records to sink, without copying, in batches
- * of whole records (at most 64 slices each). A batch points into the connection and is valid only
+ * of whole records (at most TLSB_SEND_BATCH_MAX slices each). A batch points into the connection and is valid only
  * during the call: the sink sends or copies all of it and returns nonzero, or returns 0 to stop
  * (then TLSB_ERR_IO, and the caller closes the connection). The sink must not call back into
  * this connection and must not unwind or longjmp. On TLSB_OK, *sent = bytes the sink accepted. */
+#define TLSB_SEND_BATCH_MAX 64
 typedef struct tlsb_slice {
     const uint8_t *data;
     size_t len;

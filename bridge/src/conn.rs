@@ -536,6 +536,10 @@ fn write_all(c: &mut Connection, buf: &[u8]) -> Res<()> {
         .map_err(|e| Failure::new(TLSB_ERR_TLS, format!("writing plaintext failed: {}", e)))
 }
 
+/// At most this many records are lent at once (TLSB_SEND_BATCH_MAX in tls_bridge.h; rustls 0.20
+/// offers up to 64 per vectored write).
+pub const MAX_BATCH: usize = 64;
+
 /// The writer for rustls's write_tls: hands each batch of queued records (rustls queues one per
 /// chunk) to the sink whole, so rustls never copies the rest of a half-taken record, and reports
 /// all of it written once the sink accepted it.
@@ -550,11 +554,13 @@ impl std::io::Write for Lender<'_, '_> {
     }
 
     fn write_vectored(&mut self, chunks: &[IoSlice<'_>]) -> std::io::Result<usize> {
-        if !(self.sink)(chunks) {
+        // A vectored write may take less than offered; rustls offers the rest again.
+        let batch = &chunks[..chunks.len().min(MAX_BATCH)];
+        if !(self.sink)(batch) {
             self.refused = true;
             return Err(std::io::Error::new(ErrorKind::Other, "the sink refused the records"));
         }
-        Ok(chunks.iter().map(|c| c.len()).sum())
+        Ok(batch.iter().map(|c| c.len()).sum())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {

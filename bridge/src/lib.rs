@@ -417,9 +417,6 @@ pub struct tlsb_slice {
 #[allow(non_camel_case_types)]
 pub type tlsb_tls_sink = Option<unsafe extern "C" fn(ctx: *mut c_void, batch: *const tlsb_slice, count: usize) -> c_int>;
 
-/// rustls hands out at most this many records per batch; a longer batch is copied to the heap.
-const SINK_BATCH: usize = 64;
-
 #[no_mangle]
 pub extern "C" fn tlsb_conn_send_tls(
     conn: *mut tlsb_conn,
@@ -433,21 +430,14 @@ pub extern "C" fn tlsb_conn_send_tls(
         *sent = 0;
         let sink = sink.ok_or_else(|| Failure::null("sink"))?;
         let mut lend = |chunks: &[std::io::IoSlice<'_>]| {
-            let as_slice = |c: &std::io::IoSlice<'_>| tlsb_slice { data: c.as_ptr(), len: c.len() };
-            let mut local = [tlsb_slice { data: std::ptr::null(), len: 0 }; SINK_BATCH];
-            let heap: Vec<tlsb_slice>;
-            let batch: &[tlsb_slice] = if chunks.len() <= SINK_BATCH {
-                for (slot, c) in local.iter_mut().zip(chunks) {
-                    *slot = as_slice(c);
-                }
-                &local[..chunks.len()]
-            } else {
-                heap = chunks.iter().map(as_slice).collect();
-                &heap
-            };
+            let mut batch = [tlsb_slice { data: std::ptr::null(), len: 0 }; conn::MAX_BATCH];
+            for (slot, c) in batch.iter_mut().zip(chunks) {
+                *slot = tlsb_slice { data: c.as_ptr(), len: c.len() };
+            }
+            let count = chunks.len().min(conn::MAX_BATCH);  // send_tls never lends more
             // SAFETY: the slices point into rustls's queue, alive until this call returns; the
             // header requires the sink not to keep them and not to unwind.
-            unsafe { sink(ctx, batch.as_ptr(), batch.len()) != 0 }
+            unsafe { sink(ctx, batch.as_ptr(), count) != 0 }
         };
         *sent = c.send_tls(&mut lend)?;
         Ok(TLSB_OK)

@@ -1,6 +1,9 @@
 #include "filters/tls_stream.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <memory>
 #include <span>
 #include <utility>
@@ -103,7 +106,8 @@ apr_status_t TlsStream::collect_tls() {
             // response, the rest of a handshake flight). The bucket owns the copy.
             auto copy = std::make_unique_for_overwrite<char[]>(total);
             char *at = copy.get();
-            for (std::span<const char> record : batch) at = std::copy(record.begin(), record.end(), at);
+            for (std::span<const char> record : batch)
+                at = std::copy(record.begin(), record.end(), at);
             APR_BRIGADE_INSERT_TAIL(out_, apr_bucket_heap_create(copy.release(), total,
                                                                  free_tls_buffer, c_->bucket_alloc));
             return true;
@@ -346,7 +350,10 @@ apr_status_t TlsStream::encrypt(std::string_view plain) {
 }
 
 apr_status_t TlsStream::flush_small_writes() {
-    if (small_writes_.size() == 0) return APR_SUCCESS;
+    if (small_writes_.size() == 0) {
+        small_writes_.consume(0);  // releases a reservation that was never filled
+        return APR_SUCCESS;
+    }
     apr_status_t rv = encrypt(small_writes_.pending());
     small_writes_.consume(small_writes_.size());
     return rv;
@@ -361,6 +368,31 @@ apr_status_t TlsStream::write_data(std::string_view data) {
     std::span<char> room = small_writes_.spare(std::max(data.size(), kSmallWrite));
     std::copy(data.begin(), data.end(), room.begin());
     small_writes_.commit(data.size());
+    return small_writes_.size() >= kRecordPlain ? flush_small_writes() : APR_SUCCESS;
+}
+
+// A file of up to one record is read straight into the gathered small writes with pread(),
+// not mapped: APR's file bucket maps even a 1 KiB file (with EnableMMAP on, httpd's default),
+// and mapping, faulting in and unmapping it costs more than a read; each munmap interrupts the
+// other CPUs to flush their TLBs. APR's own read() would keep an 8 KiB buffer with the
+// connection. pread leaves the descriptor's offset alone, so a shared descriptor is fine too.
+apr_status_t TlsStream::write_small_file(apr_bucket *file) {
+    const size_t len = file->length;
+    apr_os_file_t fd = -1;
+    if (apr_status_t rv = apr_os_file_get(&fd, static_cast<apr_bucket_file *>(file->data)->fd);
+        rv != APR_SUCCESS)
+        return rv;
+    std::span<char> room = small_writes_.spare(std::max(len, kSmallWrite)).first(len);
+    size_t done = 0;
+    while (done < len) {
+        const ssize_t n = ::pread(fd, room.data() + done, len - done,
+                                  file->start + static_cast<apr_off_t>(done));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return APR_FROM_OS_ERROR(errno);
+        if (n == 0) return APR_EOF;  // the file shrank since the response began
+        done += static_cast<size_t>(n);
+    }
+    small_writes_.commit(len);
     return small_writes_.size() >= kRecordPlain ? flush_small_writes() : APR_SUCCESS;
 }
 
@@ -403,19 +435,19 @@ apr_status_t TlsStream::write(apr_bucket_brigade *bb) {
             }
             continue;
         }
-        // A small file is read, not mapped: mapping, faulting in and unmapping it costs more than
-        // one read(), and each munmap interrupts the other CPUs to flush their TLBs.
-        if (APR_BUCKET_IS_FILE(b) && b->length <= APR_BUCKET_BUFF_SIZE) {
-            apr_bucket_file_enable_mmap(b, 0);
+        apr_status_t rv = APR_SUCCESS;
+        if (APR_BUCKET_IS_FILE(b) && b->length <= kRecordPlain) {
+            rv = write_small_file(b);
+        } else {
+            const char *data = nullptr;
+            apr_size_t len = 0;
+            rv = apr_bucket_read(b, &data, &len, APR_BLOCK_READ);
+            if (rv != APR_SUCCESS) {
+                apr_brigade_cleanup(bb);
+                return rv;
+            }
+            rv = write_data({data, len});
         }
-        const char *data = nullptr;
-        apr_size_t len = 0;
-        apr_status_t rv = apr_bucket_read(b, &data, &len, APR_BLOCK_READ);
-        if (rv != APR_SUCCESS) {
-            apr_brigade_cleanup(bb);
-            return rv;
-        }
-        rv = write_data({data, len});
         apr_bucket_delete(b);
         if (rv != APR_SUCCESS) {
             apr_brigade_cleanup(bb);

@@ -75,6 +75,7 @@ private:
     apr_status_t pass_out(bool flush);                 // out_ brigade -> filters below
     apr_status_t encrypt(std::string_view plain);
     apr_status_t write_data(std::string_view data);    // small writes gathered into records
+    apr_status_t write_small_file(apr_bucket *file);   // read into the gathered small writes
     apr_status_t flush_small_writes();
     apr_status_t fail(const tls::Error &error);
     apr_status_t fail_io(apr_status_t rv);             // the transport refused our bytes

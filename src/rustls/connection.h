@@ -87,8 +87,7 @@ template <class Sink>
 Result<size_t> Connection::send_tls(Sink &sink) {
     // Called from Rust: it must not throw (noexcept turns an exception into terminate).
     tlsb_tls_sink trampoline = [](void *ctx, const tlsb_slice *batch, size_t count) noexcept {
-        constexpr size_t kMaxBatch = 64;   // as the bridge promises
-        std::array<std::span<const char>, kMaxBatch> spans;
+        std::array<std::span<const char>, TLSB_SEND_BATCH_MAX> spans;
         if (count > spans.size()) return 0;
         for (size_t i = 0; i < count; ++i)
             spans[i] = {reinterpret_cast<const char *>(batch[i].data), batch[i].len};

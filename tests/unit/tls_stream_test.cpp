@@ -426,26 +426,48 @@ TEST_P(TlsStreamFlush, LentRecordsSetAsideBelowStayIntact) {
     EXPECT_EQ(net_->client_read(), sent);
 }
 
-// Files arrive whole, small ones (read, not mapped) and large ones alike.
-TEST_P(TlsStreamFlush, FileBucketsAreSentWhole) {
+// A temporary file (deleted when pool goes) holding `content`.
+apr_file_t *temp_file(const std::string &content, apr_pool_t *pool) {
+    char name[] = "/tmp/modtls-unit-XXXXXX";
+    apr_file_t *file = nullptr;
+    EXPECT_EQ(apr_file_mktemp(&file, name, 0, pool), APR_SUCCESS);  // deleted on close
+    apr_size_t written = 0;
+    EXPECT_EQ(apr_file_write_full(file, content.data(), content.size(), &written), APR_SUCCESS);
+    return file;
+}
+
+// Files arrive whole, from the bucket's offset: small ones (read with pread) and large ones
+// (mapped by APR) alike, also when they share one descriptor as byte ranges do.
+TEST_P(TlsStreamFlush, FileBucketsAreSentFromTheirOffset) {
+    std::string content(200 * 1024, '\0');
+    for (size_t i = 0; i < content.size(); ++i) content[i] = static_cast<char>('a' + i * 7 % 26);
+    apr_file_t *file = temp_file(content, pool_);
+    struct Range { size_t start, length; };
+    const Range ranges[] = {{0, 1024}, {3, APR_BUCKET_BUFF_SIZE}, {100, 16 * 1024},
+                            {5000, 16 * 1024 + 1}, {1, 100 * 1024}, {77, 0}};
     std::string expected;
     apr_bucket_brigade *bb = apr_brigade_create(pool_, c_->bucket_alloc);
-    for (size_t size : {size_t{1024}, size_t{APR_BUCKET_BUFF_SIZE}, size_t{100 * 1024}}) {
-        std::string content(size, '\0');
-        for (size_t i = 0; i < size; ++i) content[i] = static_cast<char>('a' + (i * 7 + size) % 26);
-        char name[] = "/tmp/modtls-unit-XXXXXX";
-        apr_file_t *file = nullptr;
-        ASSERT_EQ(apr_file_mktemp(&file, name, 0, pool_), APR_SUCCESS);  // deleted on close
-        apr_size_t written = 0;
-        ASSERT_EQ(apr_file_write_full(file, content.data(), size, &written), APR_SUCCESS);
-        APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_file_create(file, 0, size, pool_,
-                                                           c_->bucket_alloc));
-        expected += content;
+    for (const Range &r : ranges) {
+        APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_file_create(file, static_cast<apr_off_t>(r.start),
+                                                           r.length, pool_, c_->bucket_alloc));
+        expected += content.substr(r.start, r.length);
     }
     APR_BRIGADE_INSERT_TAIL(bb, stand_ins::eor_bucket(c_->bucket_alloc));
     EXPECT_EQ(stream_->write(bb), APR_SUCCESS);
     apr_brigade_destroy(bb);
     EXPECT_EQ(net_->client_read(), expected);
+}
+
+// A file that is shorter than its bucket says (it shrank after the response began) fails the
+// write instead of sending what is not there.
+TEST_P(TlsStreamFlush, ShrunkFileFailsTheWrite) {
+    apr_file_t *file = temp_file(std::string(1000, 'f'), pool_);
+    apr_bucket_brigade *bb = apr_brigade_create(pool_, c_->bucket_alloc);
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_file_create(file, 0, 2000, pool_, c_->bucket_alloc));
+    APR_BRIGADE_INSERT_TAIL(bb, stand_ins::eor_bucket(c_->bucket_alloc));
+    EXPECT_EQ(stream_->write(bb), APR_EOF);
+    EXPECT_TRUE(APR_BRIGADE_EMPTY(bb));
+    apr_brigade_destroy(bb);
 }
 
 INSTANTIATE_TEST_SUITE_P(Versions, TlsStreamFlush,
