@@ -1,7 +1,7 @@
 //! The connection state machine. Server side: Acceptor until the ClientHello is complete, then the
 //! caller picks a config (or rejects), then a rustls ServerConnection. Client side (backends):
 //! idle with its config until the caller names the server and ALPN, then a ClientConnection.
-//! Both sides share read_tls/process/write_tls/read_plain/write_plain once connected.
+//! Both sides share read_tls/process/send_tls/read_plain/write_plain once connected.
 
 use std::io::{ErrorKind, IoSlice, Read};
 use std::sync::atomic::AtomicBool;

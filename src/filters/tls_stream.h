@@ -71,7 +71,7 @@ private:
     apr_status_t feed(std::string_view tls_bytes);
     apr_status_t process();
     apr_status_t drain_plain();
-    apr_status_t collect_tls();                        // session output -> out_ brigade
+    apr_status_t collect_tls();                        // session output -> out_ or below
     apr_status_t pass_out(bool flush);                 // out_ brigade -> filters below
     apr_status_t encrypt(std::string_view plain);
     apr_status_t write_data(std::string_view data);    // small writes gathered into records
