@@ -53,6 +53,13 @@ apr_status_t output_filter(ap_filter_t *f, apr_bucket_brigade *bb) {
 // keeps freed allocator nodes per connection, and an idle connection should hold no TLS buffers.
 void free_tls_buffer(void *buffer) { std::unique_ptr<char[]> owner(static_cast<char *>(buffer)); }
 
+// A file bucket of up to one record whose descriptor has no APR buffer (one with a buffer may
+// hold bytes that pread would not see).
+bool is_small_unbuffered_file(const apr_bucket *b) {
+    if (!APR_BUCKET_IS_FILE(b) || b->length > kRecordPlain) return false;
+    return (apr_file_flags_get(static_cast<const apr_bucket_file *>(b->data)->fd) &
+            APR_FOPEN_BUFFERED) == 0;
+}
 
 }  // namespace
 
@@ -436,7 +443,7 @@ apr_status_t TlsStream::write(apr_bucket_brigade *bb) {
             continue;
         }
         apr_status_t rv = APR_SUCCESS;
-        if (APR_BUCKET_IS_FILE(b) && b->length <= kRecordPlain) {
+        if (is_small_unbuffered_file(b)) {
             rv = write_small_file(b);
         } else {
             const char *data = nullptr;

@@ -458,6 +458,28 @@ TEST_P(TlsStreamFlush, FileBucketsAreSentFromTheirOffset) {
     EXPECT_EQ(net_->client_read(), expected);
 }
 
+// A file with an APR write buffer may hold bytes not yet in the file: APR's own read (which
+// flushes the buffer first) is used for it.
+TEST_P(TlsStreamFlush, BufferedFileIsReadThroughApr) {
+    char name[] = "/tmp/modtls-unit-XXXXXX";
+    apr_file_t *file = nullptr;
+    ASSERT_EQ(apr_file_mktemp(&file, name,
+                              APR_FOPEN_CREATE | APR_FOPEN_READ | APR_FOPEN_WRITE |
+                                  APR_FOPEN_EXCL | APR_FOPEN_DELONCLOSE | APR_FOPEN_BUFFERED,
+                              pool_),
+              APR_SUCCESS);
+    const std::string content(1000, 'u');
+    apr_size_t written = 0;
+    ASSERT_EQ(apr_file_write_full(file, content.data(), content.size(), &written), APR_SUCCESS);
+    apr_bucket_brigade *bb = apr_brigade_create(pool_, c_->bucket_alloc);
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_file_create(file, 0, content.size(), pool_,
+                                                       c_->bucket_alloc));
+    APR_BRIGADE_INSERT_TAIL(bb, stand_ins::eor_bucket(c_->bucket_alloc));
+    EXPECT_EQ(stream_->write(bb), APR_SUCCESS);
+    apr_brigade_destroy(bb);
+    EXPECT_EQ(net_->client_read(), content);
+}
+
 // A file that is shorter than its bucket says (it shrank after the response began) fails the
 // write instead of sending what is not there.
 TEST_P(TlsStreamFlush, ShrunkFileFailsTheWrite) {
