@@ -216,7 +216,7 @@ public:
     }
 
     mod_tls::TlsStream::Callbacks callbacks() {
-        return {on_hello, on_done, on_failure, this};
+        return {on_hello, on_done, on_failure, this, nullptr, "client"};
     }
     apr_bucket_alloc_t *bucket_alloc() const { return alloc_; }
     void set_bucket_alloc(apr_bucket_alloc_t *a) { alloc_ = a; }
