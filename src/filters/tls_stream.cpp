@@ -20,9 +20,9 @@ ap_filter_rec_t *g_input_filter = nullptr;
 ap_filter_rec_t *g_output_filter = nullptr;
 
 constexpr apr_off_t kReadChunk = 16 * 1024 + 512;   // a full TLS record and its header
-constexpr size_t kPlainChunk = 16 * 1024;           // plaintext read from the session at once
-// Batches of TLS output at least this big (a full record or more) are handed down without a copy.
-constexpr size_t kLendFrom = 16 * 1024;
+constexpr size_t kRecordPlain = 16 * 1024;          // a full record's plaintext
+// Batches of TLS output of at least a full record are handed down without a copy.
+constexpr size_t kLendFrom = kRecordPlain;
 constexpr apr_off_t kPassThreshold = 64 * 1024;     // hand TLS bytes down once this much waits
 // Plaintext handed to the session at once: a few full records. Bigger slices (a file bucket can
 // map 4 MiB) make rustls allocate and fault in megabytes of record buffers for every slice.
@@ -30,7 +30,6 @@ constexpr size_t kPlainSlice = 64 * 1024;
 // Writes smaller than this are gathered (e.g. response headers with a small body) so that they
 // leave in one record instead of one record each; up to one full record's worth.
 constexpr size_t kSmallWrite = 4 * 1024;
-constexpr size_t kRecordPlain = 16 * 1024;
 // At the end of a response (EOR) its TLS bytes (since it began or since the last flush) are
 // flushed when there are at most this many. The core filter keeps less than 4 KiB of heap buckets buffered
 // until the MPM's write completion, i.e. until after the check for a pipelined request: the
@@ -152,7 +151,7 @@ apr_status_t TlsStream::pass_out(bool flush) {
 
 apr_status_t TlsStream::drain_plain() {
     for (;;) {
-        auto r = session_.read_plain(plain_.spare(kPlainChunk));
+        auto r = session_.read_plain(plain_.spare(kRecordPlain));
         if (!r) {
             plain_.consume(0);
             // The transport ended without close_notify after the handshake. Many clients close
@@ -449,11 +448,7 @@ apr_status_t TlsStream::write(apr_bucket_brigade *bb) {
             const char *data = nullptr;
             apr_size_t len = 0;
             rv = apr_bucket_read(b, &data, &len, APR_BLOCK_READ);
-            if (rv != APR_SUCCESS) {
-                apr_brigade_cleanup(bb);
-                return rv;
-            }
-            rv = write_data({data, len});
+            if (rv == APR_SUCCESS) rv = write_data({data, len});
         }
         apr_bucket_delete(b);
         if (rv != APR_SUCCESS) {

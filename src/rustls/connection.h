@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "rustls/bytes.h"
 #include "rustls/error.h"
 #include "rustls/handle.h"
 #include "rustls/client_config.h"
@@ -90,7 +91,7 @@ Result<size_t> Connection::send_tls(Sink &sink) {
         std::array<std::span<const char>, TLSB_SEND_BATCH_MAX> spans;
         if (count > spans.size()) return 0;
         for (size_t i = 0; i < count; ++i)
-            spans[i] = {reinterpret_cast<const char *>(batch[i].data), batch[i].len};
+            spans[i] = std::span<const char>(as_text(batch[i].data, batch[i].len));
         return (*static_cast<Sink *>(ctx))(std::span<const std::span<const char>>(spans.data(), count))
                    ? 1
                    : 0;
