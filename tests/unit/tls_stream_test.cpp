@@ -72,6 +72,10 @@ public:
              b = APR_BUCKET_NEXT(b)) {
             if (APR_BUCKET_IS_TRANSIENT(b)) transient_bytes_ += b->length;
         }
+        if (refusal_ != APR_SUCCESS) {  // the peer is gone: the core filter drops the brigade
+            apr_brigade_cleanup(bb);
+            return refusal_;
+        }
         if (held_ != nullptr) {
             // As the core filter does when the socket is full: set everything aside (transient
             // buckets are copied), send it later.
@@ -94,6 +98,9 @@ public:
         apr_bucket_brigade *held = std::exchange(held_, nullptr);
         send(held);
     }
+
+    // From now on, write() fails with rv, as the core filter does once the peer is gone.
+    void refuse_writes(apr_status_t rv) { refusal_ = rv; }
 
     // TLS bytes that arrived in transient buckets (lent, not copied, by TLS_OUT).
     size_t transient_bytes() const { return transient_bytes_; }
@@ -173,6 +180,7 @@ private:
     size_t transient_bytes_ = 0;
     apr_pool_t *hold_pool_ = nullptr;
     apr_bucket_brigade *held_ = nullptr;  // set while holding
+    apr_status_t refusal_ = APR_SUCCESS;
     int last_error_ = SSL_ERROR_NONE;
 };
 
@@ -434,6 +442,24 @@ apr_file_t *temp_file(const std::string &content, apr_pool_t *pool) {
     apr_size_t written = 0;
     EXPECT_EQ(apr_file_write_full(file, content.data(), content.size(), &written), APR_SUCCESS);
     return file;
+}
+
+// The peer is gone while full records are lent: the error from below comes back from write()
+// at once (no crash, nothing kept, nothing more encrypted), and the caller's brigade is emptied.
+TEST_P(TlsStreamFlush, PeerGoneWhileLendingFailsTheWrite) {
+    net_->refuse_writes(APR_ECONNRESET);
+    const std::string body(256 * 1024, 'g');  // four batches of four records
+    apr_bucket_brigade *bb = apr_brigade_create(pool_, c_->bucket_alloc);
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_heap_create(body.data(), body.size(), nullptr,
+                                                       c_->bucket_alloc));
+    APR_BRIGADE_INSERT_TAIL(bb, stand_ins::eor_bucket(c_->bucket_alloc));
+    EXPECT_EQ(stream_->write(bb), APR_ECONNRESET);
+    EXPECT_TRUE(APR_BRIGADE_EMPTY(bb));
+    apr_brigade_destroy(bb);
+    // Only the first batch's four records were offered (with at most 64 bytes of overhead
+    // each): neither again nor the later batches after the refusal.
+    EXPECT_GE(net_->transient_bytes(), size_t{64 * 1024});
+    EXPECT_LE(net_->transient_bytes(), size_t{64 * 1024 + 4 * 64});
 }
 
 // Files arrive whole, from the bucket's offset: small ones (read with pread) and large ones
