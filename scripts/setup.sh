@@ -32,9 +32,16 @@ packages=(
   # Build-Depends (the rest of them are above)
   build-essential debhelper dpkg-dev fakeroot lintian librust-base64-dev
 )
-# The bridge builds with Debian's cargo and rustc 1.63 (bridge/.cargo/config.toml pins
-# /usr/bin/rustc), even where a rustup toolchain is on PATH.
-packages+=(cargo rustc)
+# The bridge builds with Debian's cargo and rustc (bridge/.cargo/config.toml pins /usr/bin/rustc,
+# even where a rustup toolchain is on PATH). Debian 13 has rustc 1.85. Debian 12's own rustc (1.63)
+# is too old for current crates; its security archive carries a current Rust as rustc-web/cargo-web,
+# which install the same /usr/bin/rustc and /usr/bin/cargo and conflict with the rustc package.
+. /etc/os-release
+if [[ ${VERSION_CODENAME:-} == bookworm ]]; then
+  packages+=(cargo-web rustc-web)
+else
+  packages+=(cargo rustc)
+fi
 # shellcheck disable=SC2206  # word splitting of the override is intended
 packages+=(${MOD_TLS_SETUP_EXTRA_PACKAGES:-})
 
