@@ -1,4 +1,4 @@
-/* tls_bridge.h — the C ABI of the Rust bridge over rustls.
+/* tls_bridge.h — the C ABI of the Rust bridge over rustls 0.23.
  *
  * Sans-I/O: the bridge takes bytes and gives bytes; it opens no file or socket and starts no thread.
  * Every handle is opaque and owned by the caller, who frees it with the matching *_free function
@@ -8,6 +8,8 @@
  *
  * Pointers returned through out-parameters (names, ALPN, DER) point into the handle and stay valid
  * until the next call that changes that handle (any non-const function) or until it is freed.
+ * Callbacks (the send_tls sink) must not call back into the handle they were given for: such a
+ * call is refused with TLSB_ERR_INVALID (value queries return their default).
  *
  * Only src/rustls/ includes this header.
  */
@@ -59,12 +61,19 @@ const char *tlsb_alert_name(uint16_t alert);            /* e.g. "unrecognized_na
 const char *tlsb_cipher_suite_name(uint16_t suite);     /* IANA name, e.g. "TLS_AES_128_GCM_SHA256" */
 const char *tlsb_protocol_version_name(uint16_t version); /* "TLSv1.2", "TLSv1.3" */
 
-/* "rustls/0.20.8" — static. */
+/* "rustls/<version>" of the rustls linked, e.g. "rustls/0.23.26" — static. */
 const char *tlsb_rustls_version(void);
 
 /* IANA ids of the cipher suites rustls implements, in rustls's default preference order.
  * *out points to static data. */
 tlsb_result tlsb_supported_cipher_suites(const uint16_t **out, size_t *count);
+
+/* IANA ids of the key exchange groups the bridge offers, in the default preference order:
+ * X25519MLKEM768 (0x11EC, post-quantum hybrid), x25519 (0x001D), secp256r1 (0x0017),
+ * secp384r1 (0x0018). *out points to static data. */
+tlsb_result tlsb_supported_kx_groups(const uint16_t **out, size_t *count);
+/* The IANA name of a group ("X25519MLKEM768", "x25519", ...); "unknown" otherwise. Static. */
+const char *tlsb_kx_group_name(uint16_t group);
 
 /* Protocol version ids. */
 #define TLSB_TLS12 0x0303u
@@ -115,8 +124,7 @@ typedef struct tlsb_client_verifier tlsb_client_verifier;
  * the handshake fails (error message names the reason; alert_sent says which alert the client
  * got: unknown_ca / certificate_expired / certificate_revoked / certificate_unknown (CRL out of
  * date) / bad_certificate, access_denied for a bad CertificateVerify, certificate_required for
- * none. rustls 0.20 sends handshake_failure for all verifier refusals; the bridge rewrites it, in
- * TLS 1.3 by re-encrypting it with the secrets rustls's key log gave it for that handshake). */
+ * none). rustls-webpki checks the chain and the CRLs. */
 tlsb_result tlsb_client_verifier_new(uint32_t mode, const uint8_t *ca_pem, size_t ca_len,
                                      tlsb_client_verifier **out, tlsb_error *err);
 /* Adds the CRLs of one file (PEM "X509 CRL" blocks or one DER CRL). Each CRL's signature must
@@ -135,6 +143,8 @@ typedef struct tlsb_server_config tlsb_server_config;
 typedef struct tlsb_server_config_params {
     const uint16_t *versions;  size_t versions_len;  /* TLSB_TLS12/TLSB_TLS13; empty = both */
     const uint16_t *suites;    size_t suites_len;    /* IANA ids in preference order; empty = default */
+    const uint16_t *groups;    size_t groups_len;    /* key exchange groups, IANA ids in preference
+                                                        order; empty = all, default order */
     const tlsb_certified_key *const *keys; size_t keys_len; /* >= 1, in configured order; the first
                                   whose key can sign a scheme the client offers (and, for TLS 1.2,
                                   suits an offered suite) is used. Keys are shared, not consumed. */
@@ -236,7 +246,8 @@ int tlsb_conn_wants_write(const tlsb_conn *conn);
  * of whole records (at most TLSB_SEND_BATCH_MAX slices each). A batch points into the connection and is valid only
  * during the call: the sink sends or copies all of it and returns nonzero, or returns 0 to stop
  * (then TLSB_ERR_IO, and the caller closes the connection). The sink must not call back into
- * this connection and must not unwind or longjmp. On TLSB_OK, *sent = bytes the sink accepted. */
+ * this connection (such a call gets TLSB_ERR_INVALID) and must not unwind or longjmp. On
+ * TLSB_OK, *sent = bytes the sink accepted. */
 #define TLSB_SEND_BATCH_MAX 64
 typedef struct tlsb_slice {
     const uint8_t *data;
@@ -276,14 +287,15 @@ tlsb_result tlsb_conn_peer_cert(const tlsb_conn *conn, size_t index, const uint8
 /* ---- what the handshake chose (for SSL_SESSION_RESUMED, SSL_SERVER_*) ---------------------- */
 
 /* Nonzero when the handshake resumed a stored session (TLS 1.2 session ID or ticket, TLS 1.3
- * PSK); 0 for a full handshake, before it is known, and for NULL. rustls 0.20 does not report
- * this: the bridge observes a successful session-store/ticket lookup while it processes the
- * ClientHello (a session that does not fit the new ClientHello's suite or SNI would be counted
- * although rustls does a full handshake; well-behaved clients do not offer such sessions). */
+ * PSK); 0 for a full handshake, before it is known, and for NULL (rustls's handshake kind). */
 int tlsb_conn_is_resumed(const tlsb_conn *conn);
 
+/* The IANA id of the negotiated key exchange group (name: tlsb_kx_group_name); 0 before it is
+ * known and for a TLS 1.2 resumption, which makes no new key exchange. */
+uint16_t tlsb_conn_kx_group(const tlsb_conn *conn);
+
 /* The certificate chain sent to the client (end-entity first), i.e. that of the configured key
- * the resolver chose; count 0 before it is chosen. DER pointers stay valid while the conn lives. */
+ * the resolver chose; count 0 before it is chosen. */
 size_t tlsb_conn_server_cert_count(const tlsb_conn *conn);
 tlsb_result tlsb_conn_server_cert(const tlsb_conn *conn, size_t index, const uint8_t **der,
                                   size_t *len);
@@ -346,6 +358,8 @@ typedef struct tlsb_client_config tlsb_client_config;
 typedef struct tlsb_client_config_params {
     const uint16_t *versions;  size_t versions_len;  /* TLSB_TLS12/TLSB_TLS13; empty = both */
     const uint16_t *suites;    size_t suites_len;    /* IANA ids in preference order; empty = default */
+    const uint16_t *groups;    size_t groups_len;    /* key exchange groups, IANA ids in preference
+                                                        order; empty = all, default order */
     const uint8_t *ca_pem;     size_t ca_len;        /* PEM trust anchors (CERTIFICATE blocks); at
                                   least one must parse, else TLSB_ERR_PEM */
     const tlsb_certified_key *const *keys; size_t keys_len; /* client certificates (may be empty):
@@ -366,7 +380,8 @@ size_t tlsb_client_config_anchor_count(const tlsb_client_config *config);
 tlsb_result tlsb_conn_new_client(const tlsb_client_config *config, tlsb_conn **out);
 /* Starts the handshake: server_name is verified against the certificate and sent as SNI;
  * alpn_list (may be empty) is a ',' or ' ' separated list of protocols to offer ("h2").
- * An IP literal as server_name is TLSB_ERR_CONFIG (rustls 0.20 cannot verify IP addresses).
+ * An IP literal as server_name is verified against the certificate's IP address names and sent
+ * as no SNI (RFC 6066 allows only host names there).
  * The ClientHello is then waiting in send_tls. Only once per connection. */
 tlsb_result tlsb_conn_start_client(tlsb_conn *conn, const uint8_t *server_name, size_t name_len,
                                    const uint8_t *alpn_list, size_t alpn_len, tlsb_error *err);

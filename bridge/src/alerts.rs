@@ -2,18 +2,17 @@
 //! alert records the bridge writes itself where rustls 0.20 cannot (before a ServerConnection
 //! exists, rustls drops the alerts it queues).
 
-use rustls::Error;
+use rustls::{AlertDescription, Error};
 
 use crate::ffi::*;
 use crate::names::alert_str;
 
 pub const UNEXPECTED_MESSAGE: u8 = 10;
+pub const BAD_RECORD_MAC: u8 = 20;
 pub const RECORD_OVERFLOW: u8 = 22;
 pub const HANDSHAKE_FAILURE: u8 = 40;
-pub const BAD_CERTIFICATE: u8 = 42;
 pub const ILLEGAL_PARAMETER: u8 = 47;
 pub const DECODE_ERROR: u8 = 50;
-pub const DECRYPT_ERROR: u8 = 51;
 pub const PROTOCOL_VERSION: u8 = 70;
 pub const INTERNAL_ERROR: u8 = 80;
 pub const CERTIFICATE_REQUIRED: u8 = 116;
@@ -28,24 +27,19 @@ pub fn fatal_alert_record(alert: u8) -> Vec<u8> {
 pub fn alert_for(e: &Error) -> Option<u8> {
     Some(match e {
         Error::InappropriateMessage { .. } | Error::InappropriateHandshakeMessage { .. } => UNEXPECTED_MESSAGE,
-        Error::CorruptMessage | Error::CorruptMessagePayload(_) => DECODE_ERROR,
-        Error::PeerIncompatibleError(why) => {
-            if why.contains("TLS1") || why.contains("TLSv1") || why.contains("version") {
+        Error::InvalidMessage(_) => DECODE_ERROR,
+        Error::PeerIncompatible(why) => {
+            let why = format!("{:?}", why);
+            if why.contains("Tls1") || why.contains("Version") {
                 PROTOCOL_VERSION
             } else {
                 HANDSHAKE_FAILURE
             }
         }
-        Error::PeerMisbehavedError(_) => ILLEGAL_PARAMETER,
+        Error::PeerMisbehaved(_) => ILLEGAL_PARAMETER,
         Error::NoCertificatesPresented => CERTIFICATE_REQUIRED,
-        Error::InvalidCertificateData(why) if crate::client_verify::alert_of(why).is_some() => {
-            return crate::client_verify::alert_of(why)
-        }
-        Error::InvalidCertificateEncoding
-        | Error::InvalidCertificateSignatureType
-        | Error::InvalidCertificateSignature
-        | Error::InvalidCertificateData(_) => BAD_CERTIFICATE,
-        Error::DecryptError => DECRYPT_ERROR,
+        Error::InvalidCertificate(ce) => u8::from(AlertDescription::from(ce.clone())),
+        Error::DecryptError => BAD_RECORD_MAC,
         Error::AlertReceived(_) => return None,
         Error::PeerSentOversizedRecord => RECORD_OVERFLOW,
         Error::NoApplicationProtocol => NO_APPLICATION_PROTOCOL,
@@ -55,23 +49,19 @@ pub fn alert_for(e: &Error) -> Option<u8> {
     })
 }
 
-/// A failure for rustls error `e` during `phase` (e.g. "handshake failed").
 pub fn tls_failure(phase: &str, e: &Error) -> Failure {
     let (alert_received, message) = match e {
         Error::AlertReceived(a) => {
-            let a = a.get_u8();
+            let a = u8::from(*a);
             (Some(a), format!("{}: the client sent a fatal alert: {}", phase, alert_str(a)))
         }
-        Error::CorruptMessage => {
-            (None, format!("{}: received corrupt message (the bytes are not valid TLS records)", phase))
+        Error::InvalidMessage(_) => {
+            (None, format!("{}: received corrupt message (the bytes are not valid TLS records: {})", phase, e))
         }
         Error::General(why) if why.contains("no server certificate") => (
             None,
             format!("{}: no configured certificate suits the client (none can sign with a scheme it offers)", phase),
         ),
-        Error::InvalidCertificateData(why) if crate::client_verify::alert_of(why).is_some() => {
-            (None, format!("{}: {}", phase, why))
-        }
         Error::NoCertificatesPresented => (
             None,
             format!("{}: the client sent no certificate, but the host requires one (TLSClientCertificate required)", phase),

@@ -3,9 +3,12 @@
 
 use std::sync::atomic::AtomicBool;
 
+use base64::Engine;
+
 use crate::der::*;
 use crate::dn::{self, Attribute};
 use crate::ffi::*;
+use std::os::raw::c_char;
 
 /// `tlsb_cert_field` from tls_bridge.h.
 pub const FIELD_VERSION: u32 = 0;
@@ -399,7 +402,7 @@ pub(crate) fn epoch_seconds(t: Time) -> i64 {
 
 /// PEM as OpenSSL's PEM_write_X509: 64 base64 characters per line, ending with a newline.
 fn pem(der: &[u8]) -> String {
-    let b64 = base64::encode(der);
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
     let mut out = String::with_capacity(b64.len() + b64.len() / 64 + 64);
     out.push_str("-----BEGIN CERTIFICATE-----\n");
     for line in b64.as_bytes().chunks(64) {
@@ -433,4 +436,96 @@ mod unit {
         assert_eq!(epoch_seconds(t(2126, 11, 1, 15, 43, 22)), 4949221402);
         assert_eq!(epoch_seconds(t(1950, 1, 1, 0, 0, 0)), -631152000);
     }
+}
+
+// ---- the C ABI: certificate fields ----------------------------------------------------
+
+#[no_mangle]
+pub extern "C" fn tlsb_cert_info_new(
+    der: *const u8,
+    len: usize,
+    out: *mut *mut tlsb_cert_info,
+    err: *mut tlsb_error,
+) -> tlsb_result {
+    call(err, || {
+        let out = crate::ffi::out(out, "out")?;
+        *out = std::ptr::null_mut();
+        if der.is_null() {
+            return Err(Failure::null("der"));
+        }
+        *out = into_handle(tlsb_cert_info::from_der(in_bytes(der, len, "der")?)?);
+        Ok(TLSB_OK)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_cert_info_free(info: *mut tlsb_cert_info) {
+    free_handle(info)
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_cert_info_field(
+    info: *const tlsb_cert_info,
+    field: u32,
+    text: *mut *const u8,
+    len: *mut usize,
+) -> tlsb_result {
+    with_ref(info, std::ptr::null_mut(), |i| {
+        let text = crate::ffi::out(text, "text")?;
+        let len = crate::ffi::out(len, "len")?;
+        put_span(text, len, i.field(field)?);
+        Ok(TLSB_OK)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_cert_info_dn_count(info: *const tlsb_cert_info, name: u32) -> usize {
+    value(info, 0, |i| i.dn(name).map(|d| d.len()).unwrap_or(0))
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_cert_info_dn_entry(
+    info: *const tlsb_cert_info,
+    name: u32,
+    index: usize,
+    tag: *mut *const c_char,
+    value_out: *mut *const u8,
+    len: *mut usize,
+) -> tlsb_result {
+    with_ref(info, std::ptr::null_mut(), |i| {
+        let tag = crate::ffi::out(tag, "tag")?;
+        let value_out = crate::ffi::out(value_out, "value")?;
+        let len = crate::ffi::out(len, "len")?;
+        let entry = i.dn(name)?.get(index).ok_or_else(|| Failure::invalid("DN entry index out of range"))?;
+        *tag = tag_cstr(entry.tag);
+        put_span(value_out, len, &entry.value);
+        Ok(TLSB_OK)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_cert_info_san_count(info: *const tlsb_cert_info, kind: u32) -> usize {
+    value(info, 0, |i| i.san(kind).map(|d| d.len()).unwrap_or(0))
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_cert_info_san(
+    info: *const tlsb_cert_info,
+    kind: u32,
+    index: usize,
+    value_out: *mut *const u8,
+    len: *mut usize,
+) -> tlsb_result {
+    with_ref(info, std::ptr::null_mut(), |i| {
+        let value_out = crate::ffi::out(value_out, "value")?;
+        let len = crate::ffi::out(len, "len")?;
+        let v = i.san(kind)?.get(index).ok_or_else(|| Failure::invalid("subjectAltName index out of range"))?;
+        put_span(value_out, len, v);
+        Ok(TLSB_OK)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_cert_info_days_remaining(info: *const tlsb_cert_info, now: i64) -> i64 {
+    value(info, 0, |i| i.days_remaining(now))
 }

@@ -10,9 +10,9 @@ use rustls::sign::CertifiedKey;
 use rustls::{ServerConfig, SupportedCipherSuite, SupportedProtocolVersion};
 
 use crate::ffi::*;
-use crate::session_scope::{scope_of, ScopedStore, ScopedTickets};
 use crate::key::tlsb_certified_key;
 use crate::ocsp::Staple;
+use crate::session_scope::{scope_of, ScopedStore, ScopedTickets};
 
 #[allow(non_camel_case_types)]
 #[repr(C)]
@@ -21,6 +21,9 @@ pub struct tlsb_server_config_params {
     pub versions_len: usize,
     pub suites: *const u16,
     pub suites_len: usize,
+    /// Key exchange groups by IANA id, in preference order; empty: all, in the default order.
+    pub groups: *const u16,
+    pub groups_len: usize,
     pub keys: *const *const tlsb_certified_key,
     pub keys_len: usize,
     pub honor_client_order: c_int,
@@ -46,8 +49,6 @@ pub struct tlsb_server_config {
     base: Arc<ServerConfig>,
     /// One config per ALPN protocol, each offering only that protocol.
     by_alpn: Vec<(Vec<u8>, Arc<ServerConfig>)>,
-    /// Client certificates are verified (the TLS 1.3 write secrets are logged: tls13_alert.rs).
-    pub client_auth: bool,
     poisoned: AtomicBool,
 }
 
@@ -69,14 +70,11 @@ impl tlsb_server_config {
     pub fn from_params(p: &tlsb_server_config_params) -> Res<Self> {
         let versions = versions_from(p.versions, p.versions_len)?;
         let suites = suites_from(p.suites, p.suites_len)?;
+        let groups = crate::groups::groups_from(p.groups, p.groups_len)?;
 
         let mut keys = Vec::new();
         for k in in_array(p.keys, p.keys_len, "params.keys")? {
-            if k.is_null() {
-                return Err(Failure::null("params.keys[i]"));
-            }
-            // SAFETY: non-NULL key handles come from tlsb_certified_key_new and are alive.
-            keys.push(unsafe { &**k }.staple.clone());
+            keys.push(borrow(*k, "params.keys[i]")?.staple.clone());
         }
         if keys.is_empty() {
             return Err(Failure::new(TLSB_ERR_CONFIG, "a server config needs at least one certificate and key"));
@@ -101,18 +99,17 @@ impl tlsb_server_config {
             .copied()
             .collect();
         let resolver = Resolver { keys, suites: usable };
-        let mut base = ServerConfig::builder()
-            .with_cipher_suites(&suites)
-            .with_safe_default_kx_groups()
+        let provider = crate::groups::provider(suites, groups);
+        let verifier = match p.client_verifier.is_null() {
+            true => rustls::server::WebPkiClientVerifier::no_client_auth(),
+            false => borrow(p.client_verifier, "params.client_verifier")?.build(provider.clone())?,
+        };
+        let mut base = ServerConfig::builder_with_provider(provider)
             .with_protocol_versions(&versions)
             .map_err(|e| Failure::new(TLSB_ERR_CONFIG, format!("the TLS configuration is unusable: {}", e)))?
-            .with_client_cert_verifier(client_verifier(p.client_verifier))
+            .with_client_cert_verifier(verifier)
             .with_cert_resolver(Arc::new(resolver));
         base.ignore_client_order = p.honor_client_order == 0;
-        let client_auth = !p.client_verifier.is_null();
-        if client_auth {
-            base.key_log = Arc::new(crate::tls13_alert::ServerSecrets);
-        }
         // Sessions in a shared store or under shared ticket keys stay with this host.
         let scope = scope_of(in_bytes(p.session_scope, p.session_scope_len, "params.session_scope")?);
         if !p.session_store.is_null() {
@@ -124,11 +121,9 @@ impl tlsb_server_config {
             base.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
         }
         if !p.ticket_keys.is_null() {
-            // SAFETY: non-NULL ticket key handles come from tlsb_ticket_keys_new and are alive.
-            base.ticketer = Arc::new(ScopedTickets { inner: unsafe { &*p.ticket_keys }.keys.clone(), scope });
+            let keys = borrow(p.ticket_keys, "params.ticket_keys")?.keys.clone();
+            base.ticketer = Arc::new(ScopedTickets { inner: keys, scope });
         }
-        // Last, so that it wraps whatever session store and ticketer the config uses.
-        crate::observe::instrument(&mut base);
 
         let by_alpn = alpn
             .into_iter()
@@ -138,16 +133,8 @@ impl tlsb_server_config {
                 (proto, Arc::new(c))
             })
             .collect();
-        Ok(tlsb_server_config { base: Arc::new(base), by_alpn, client_auth, poisoned: AtomicBool::new(false) })
+        Ok(tlsb_server_config { base: Arc::new(base), by_alpn, poisoned: AtomicBool::new(false) })
     }
-}
-
-fn client_verifier(v: *const crate::client_verify::tlsb_client_verifier) -> Arc<dyn rustls::server::ClientCertVerifier> {
-    if v.is_null() {
-        return rustls::server::NoClientAuth::new();
-    }
-    // SAFETY: non-NULL verifier handles come from tlsb_client_verifier_new and are alive.
-    unsafe { &*v }.build()
 }
 
 /// The protocol versions of a params array; empty: all that rustls supports.
@@ -156,10 +143,10 @@ pub(crate) fn versions_from(p: *const u16, len: usize) -> Res<Vec<&'static Suppo
     Ok(if versions.is_empty() { rustls::ALL_VERSIONS.to_vec() } else { versions })
 }
 
-/// The cipher suites of a params array, in order; empty: all that rustls supports.
+/// The cipher suites of a params array, in order; empty: all that the provider implements.
 pub(crate) fn suites_from(p: *const u16, len: usize) -> Res<Vec<SupportedCipherSuite>> {
     let suites = in_array(p, len, "params.suites")?.iter().map(|s| suite(*s)).collect::<Res<Vec<_>>>()?;
-    Ok(if suites.is_empty() { rustls::ALL_CIPHER_SUITES.to_vec() } else { suites })
+    Ok(if suites.is_empty() { rustls::crypto::ring::DEFAULT_CIPHER_SUITES.to_vec() } else { suites })
 }
 
 fn version(v: u16) -> Res<&'static SupportedProtocolVersion> {
@@ -171,15 +158,16 @@ fn version(v: u16) -> Res<&'static SupportedProtocolVersion> {
 }
 
 fn suite(id: u16) -> Res<SupportedCipherSuite> {
-    rustls::ALL_CIPHER_SUITES
+    rustls::crypto::ring::ALL_CIPHER_SUITES
         .iter()
-        .find(|s| s.suite().get_u16() == id)
+        .find(|s| u16::from(s.suite()) == id)
         .copied()
         .ok_or_else(|| Failure::new(TLSB_ERR_CONFIG, format!("cipher suite 0x{:04x} is not supported by rustls", id)))
 }
 
 /// Picks the first configured key that can sign a scheme the client offers and, for a client
 /// offering only TLS 1.2 suites, suits one of them; failing that, the first key that can sign.
+#[derive(Debug)]
 struct Resolver {
     keys: Vec<Arc<Staple>>,
     suites: Vec<SupportedCipherSuite>,
@@ -200,18 +188,43 @@ impl Resolver {
             if !tls12_only || common.iter().any(|s| s.usable_for_signature_algorithm(alg)) {
                 return Some(staple.key());
             }
-            fallback = fallback.or_else(|| Some(staple));
+            fallback = fallback.or(Some(staple));
         }
         fallback.map(|s| s.key())
     }
 }
 
 impl ResolvesServerCert for Resolver {
-    fn resolve(&self, hello: ClientHello) -> Option<Arc<CertifiedKey>> {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         let chosen = self.choose(hello.signature_schemes(), hello.cipher_suites());
         if let Some(k) = &chosen {
             crate::observe::chose_key(k);
         }
         chosen
     }
+}
+
+// ---- the C ABI: server configs --------------------------------------------------------
+
+#[no_mangle]
+pub extern "C" fn tlsb_server_config_new(
+    params: *const tlsb_server_config_params,
+    out: *mut *mut tlsb_server_config,
+    err: *mut tlsb_error,
+) -> tlsb_result {
+    call(err, || {
+        let out = crate::ffi::out(out, "out")?;
+        if params.is_null() {
+            return Err(Failure::null("params"));
+        }
+        // SAFETY: non-NULL, and the caller passes a valid params struct.
+        let params = unsafe { &*params };
+        *out = into_handle(tlsb_server_config::from_params(params)?);
+        Ok(TLSB_OK)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_server_config_free(config: *mut tlsb_server_config) {
+    free_handle(config)
 }

@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use der_parser::ber::BerSize;
+use der_parser::ber::Length;
 use der_parser::der::der_read_element_header;
 use der_parser::oid::Oid;
 
@@ -42,16 +42,16 @@ impl<'a> Tlv<'a> {
     /// Reads one element from the front of `input`; returns it and what follows.
     pub fn read(input: &'a [u8], what: &str) -> Res<(Tlv<'a>, &'a [u8])> {
         let (rest, hdr) = der_read_element_header(input).map_err(|_| malformed(what))?;
-        let len = match hdr.len {
-            BerSize::Definite(l) => l,
-            BerSize::Indefinite => return Err(malformed(what)),
+        let len = match hdr.length() {
+            Length::Definite(l) => l,
+            Length::Indefinite => return Err(malformed(what)),
         };
         if rest.len() < len {
             return Err(malformed(what));
         }
         let (content, after) = rest.split_at(len);
         let raw = &input[..input.len() - after.len()];
-        let tlv = Tlv { class: hdr.class as u8, constructed: hdr.structured != 0, tag: hdr.tag.0, content, raw };
+        let tlv = Tlv { class: hdr.class() as u8, constructed: hdr.is_constructed(), tag: hdr.tag().0, content, raw };
         Ok((tlv, after))
     }
 

@@ -126,6 +126,10 @@ pub fn finish(err: *mut tlsb_error, r: Res<tlsb_result>) -> tlsb_result {
 /// A bridge object handed to C as an opaque pointer; it can be poisoned by a caught panic.
 pub trait Handle {
     fn poison_flag(&self) -> &AtomicBool;
+    /// A call from inside a C callback of this handle (tlsb_conn_send_tls's sink) is refused.
+    fn in_use(&self) -> bool {
+        false
+    }
 }
 
 /// Runs `body` with panics caught. Without a handle (`h` = None), a panic only becomes `fail`.
@@ -137,6 +141,10 @@ fn run<T: Handle, R>(h: Option<*const T>, fail: impl FnOnce(Failure) -> R, body:
         // SAFETY: non-NULL handles come from this crate's constructors and are alive.
         if unsafe { (*h).poison_flag().load(Ordering::SeqCst) } {
             return fail(Failure::poisoned());
+        }
+        // SAFETY: as above; no other reference to *h is alive while its callback runs.
+        if unsafe { (*h).in_use() } {
+            return fail(Failure::invalid("the handle was called from inside its own callback (the send_tls sink)"));
         }
     }
     match catch_unwind(AssertUnwindSafe(body)) {
@@ -175,6 +183,36 @@ pub fn with_ref<T: Handle>(
     // SAFETY: `run` only invokes the body for a non-NULL handle.
     run(Some(h), |f| report(err, f), || finish(err, body(unsafe { &*h })))
 }
+
+/// A handle-less query returning a plain value (static names, versions); `default` on panic.
+pub fn guarded<R>(default: R, body: impl FnOnce() -> R) -> R {
+    run::<NoHandle, _>(None, |_| default, body)
+}
+
+/// A handle passed inside another call's arguments (a key in a config's params, a config given
+/// to a connection): NULL and poisoned handles are refused, as for the handle a call is made on.
+pub fn borrow<'a, T: Handle>(h: *const T, what: &str) -> Res<&'a T> {
+    if h.is_null() {
+        return Err(Failure::null(what));
+    }
+    // SAFETY: non-NULL handles come from this crate's constructors and are alive for the call.
+    let r = unsafe { &*h };
+    if r.poison_flag().load(Ordering::SeqCst) {
+        return Err(Failure::poisoned());
+    }
+    Ok(r)
+}
+
+/// The caller's context pointer of a C callback table (the session store). The bridge never
+/// dereferences it, only hands it back to the callbacks.
+#[derive(Clone, Copy, Debug)]
+pub struct UserPtr(pub *mut std::ffi::c_void);
+
+// SAFETY: tls_bridge.h requires the callbacks to be callable from any thread with this pointer
+// at the same time (the store is shared by all connections of all threads); the bridge itself
+// only passes it through.
+unsafe impl Send for UserPtr {}
+unsafe impl Sync for UserPtr {}
 
 /// A query returning a plain value; `default` on NULL, poison or panic.
 pub fn value<T: Handle, R: Copy>(h: *const T, default: R, body: impl FnOnce(&T) -> R) -> R {

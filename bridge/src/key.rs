@@ -1,23 +1,25 @@
 //! Certified keys: a PEM chain and a PEM private key, parsed, checked to match, and shared (Arc)
 //! by every server config that uses them.
 
+use std::os::raw::c_char;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use rustls::sign::{CertifiedKey, SigningKey};
-use rustls::{Certificate, PrivateKey, SignatureAlgorithm, SignatureScheme};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::sign::CertifiedKey;
+use rustls::{Error, InconsistentKeys, SignatureAlgorithm};
 use rustls_pemfile::Item;
 
 use crate::ffi::*;
 use crate::ocsp::{leaf_and_issuer_pem, Staple};
 
+/// A certificate chain with its private key, ready to be served (and its OCSP staple).
 #[allow(non_camel_case_types)]
 pub struct tlsb_certified_key {
     pub(crate) key: Arc<CertifiedKey>,
     pub(crate) algorithm: &'static [u8],
-    /// The key with its current OCSP response (ocsp.rs); servers resolve through it.
     pub(crate) staple: Arc<Staple>,
-    /// Leaf and issuer (if in the chain) as NUL-terminated PEM for an OCSP client.
+    /// The leaf and its issuer as PEM (NUL-terminated), for mod_md's OCSP stapling.
     pub(crate) ocsp_pem: Vec<u8>,
     poisoned: AtomicBool,
 }
@@ -29,29 +31,24 @@ impl Handle for tlsb_certified_key {
 }
 
 const SUPPORTED_KEYS: &str = "supported: RSA 2048-4096 bits, ECDSA P-256/P-384, Ed25519";
-const PROBE: &[u8] = b"mod_tls: does this private key belong to this certificate?";
 
 impl tlsb_certified_key {
     pub fn from_pem(cert_pem: &[u8], key_pem: &[u8]) -> Res<Self> {
         let chain = parse_chain(cert_pem)?;
         let der = parse_key(key_pem)?;
-        let signing_key = rustls::sign::any_supported_type(&PrivateKey(der)).map_err(|_| {
-            Failure::new(
-                TLSB_ERR_KEY,
-                format!("unsupported or malformed private key ({})", SUPPORTED_KEYS),
-            )
+        let signing_key = rustls::crypto::ring::sign::any_supported_type(&der).map_err(|_| {
+            Failure::new(TLSB_ERR_KEY, format!("unsupported or malformed private key ({})", SUPPORTED_KEYS))
         })?;
-        // rustls 0.20's Ed25519 key reports SignatureAlgorithm::Unknown(0), so ask it to sign.
         let algorithm: &'static [u8] = match signing_key.algorithm() {
             SignatureAlgorithm::RSA => b"RSA\0",
             SignatureAlgorithm::ECDSA => b"ECDSA\0",
-            _ if signing_key.choose_scheme(&[SignatureScheme::ED25519]).is_some() => b"Ed25519\0",
+            SignatureAlgorithm::ED25519 => b"Ed25519\0",
             _ => return Err(Failure::new(TLSB_ERR_KEY, format!("unsupported key type ({})", SUPPORTED_KEYS))),
         };
-        check_match(&*signing_key, &chain[0].0)?;
         let mut ocsp_pem = leaf_and_issuer_pem(&chain).into_bytes();
         ocsp_pem.push(0);
         let key = Arc::new(CertifiedKey::new(chain, signing_key));
+        check_match(&key)?;
         Ok(tlsb_certified_key {
             staple: Arc::new(Staple::new(key.clone())),
             key,
@@ -65,14 +62,15 @@ impl tlsb_certified_key {
 fn read_items(pem: &[u8], what: &str) -> Res<Vec<Item>> {
     let mut rd = pem;
     rustls_pemfile::read_all(&mut rd)
+        .collect::<Result<Vec<_>, _>>()
         .map_err(|e| Failure::new(TLSB_ERR_PEM, format!("invalid PEM data in the {}: {}", what, e)))
 }
 
-fn parse_chain(pem: &[u8]) -> Res<Vec<Certificate>> {
-    let chain: Vec<Certificate> = read_items(pem, "certificate file")?
+fn parse_chain(pem: &[u8]) -> Res<Vec<CertificateDer<'static>>> {
+    let chain: Vec<CertificateDer<'static>> = read_items(pem, "certificate file")?
         .into_iter()
         .filter_map(|item| match item {
-            Item::X509Certificate(der) => Some(Certificate(der)),
+            Item::X509Certificate(der) => Some(der),
             _ => None,
         })
         .collect();
@@ -86,7 +84,8 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
 
-fn parse_key(pem: &[u8]) -> Res<Vec<u8>> {
+/// The first private key in `pem`: PKCS#8, PKCS#1 (RSA) or SEC1 (EC). Encrypted keys are refused.
+fn parse_key(pem: &[u8]) -> Res<PrivateKeyDer<'static>> {
     if contains(pem, b"-----BEGIN ENCRYPTED PRIVATE KEY-----") || contains(pem, b"Proc-Type: 4,ENCRYPTED") {
         return Err(Failure::new(
             TLSB_ERR_PEM,
@@ -97,62 +96,34 @@ fn parse_key(pem: &[u8]) -> Res<Vec<u8>> {
     read_items(pem, "private key file")?
         .into_iter()
         .find_map(|item| match item {
-            Item::PKCS8Key(der) | Item::RSAKey(der) | Item::ECKey(der) => Some(der),
+            Item::Pkcs8Key(k) => Some(PrivateKeyDer::from(k)),
+            Item::Pkcs1Key(k) => Some(PrivateKeyDer::from(k)),
+            Item::Sec1Key(k) => Some(PrivateKeyDer::from(k)),
             _ => None,
         })
         .ok_or_else(|| Failure::new(TLSB_ERR_PEM, "no private key found"))
 }
 
-/// Signs a probe with the key and verifies it with the end-entity certificate's public key.
-fn check_match(key: &dyn SigningKey, end_entity: &[u8]) -> Res<()> {
-    let signer = key
-        .choose_scheme(&[
-            SignatureScheme::ED25519,
-            SignatureScheme::ECDSA_NISTP256_SHA256,
-            SignatureScheme::ECDSA_NISTP384_SHA384,
-            SignatureScheme::RSA_PSS_SHA256,
-            SignatureScheme::RSA_PKCS1_SHA256,
-        ])
-        .ok_or_else(|| Failure::new(TLSB_ERR_KEY, format!("the key cannot sign with a supported scheme ({})", SUPPORTED_KEYS)))?;
-    let scheme = signer.scheme();
-    let sig = signer
-        .sign(PROBE)
-        .map_err(|e| Failure::new(TLSB_ERR_KEY, format!("the private key cannot sign: {}", e)))?;
+/// The private key must be the certificate's: rustls compares the key's public half with the
+/// certificate's SubjectPublicKeyInfo. Where webpki cannot parse the certificate (an unsupported
+/// critical extension, say), the DER walker finds the SubjectPublicKeyInfo instead.
+fn check_match(key: &CertifiedKey) -> Res<()> {
     let mismatch = || Failure::new(TLSB_ERR_KEY_MISMATCH, "the private key does not match the certificate");
-    match webpki::EndEntityCert::try_from(end_entity) {
-        Ok(cert) => {
-            let alg: &webpki::SignatureAlgorithm = match scheme {
-                SignatureScheme::ED25519 => &webpki::ED25519,
-                SignatureScheme::ECDSA_NISTP256_SHA256 => &webpki::ECDSA_P256_SHA256,
-                SignatureScheme::ECDSA_NISTP384_SHA384 => &webpki::ECDSA_P384_SHA384,
-                SignatureScheme::RSA_PSS_SHA256 => &webpki::RSA_PSS_2048_8192_SHA256_LEGACY_KEY,
-                SignatureScheme::RSA_PKCS1_SHA256 => &webpki::RSA_PKCS1_2048_8192_SHA256,
-                _ => return Err(Failure::new(TLSB_ERR_KEY, "unexpected signature scheme")),
-            };
-            cert.verify_signature(alg, PROBE, &sig).map_err(|_| mismatch())
-        }
-        // webpki refuses certificates with critical extensions it does not know, such as the
-        // acmeIdentifier of ACME tls-alpn-01 challenge certificates (RFC 8737): check the key
-        // against the certificate's subjectPublicKeyInfo directly.
-        Err(webpki::Error::UnsupportedCriticalExtension) => {
-            let alg: &dyn ring::signature::VerificationAlgorithm = match scheme {
-                SignatureScheme::ED25519 => &ring::signature::ED25519,
-                SignatureScheme::ECDSA_NISTP256_SHA256 => &ring::signature::ECDSA_P256_SHA256_ASN1,
-                SignatureScheme::ECDSA_NISTP384_SHA384 => &ring::signature::ECDSA_P384_SHA384_ASN1,
-                SignatureScheme::RSA_PSS_SHA256 => &ring::signature::RSA_PSS_2048_8192_SHA256,
-                SignatureScheme::RSA_PKCS1_SHA256 => &ring::signature::RSA_PKCS1_2048_8192_SHA256,
-                _ => return Err(Failure::new(TLSB_ERR_KEY, "unexpected signature scheme")),
-            };
-            ring::signature::UnparsedPublicKey::new(alg, subject_public_key(end_entity)?)
-                .verify(PROBE, &sig)
-                .map_err(|_| mismatch())
-        }
-        Err(e) => Err(Failure::new(TLSB_ERR_PEM, format!("the certificate could not be parsed: {:?}", e))),
+    match key.keys_match() {
+        Ok(()) => Ok(()),
+        Err(Error::InconsistentKeys(InconsistentKeys::KeyMismatch)) => Err(mismatch()),
+        // The key cannot tell its public half; nothing to compare (as rustls's own from_der).
+        Err(Error::InconsistentKeys(InconsistentKeys::Unknown)) => Ok(()),
+        Err(_) => match key.key.public_key() {
+            Some(spki) if spki.as_ref() == subject_public_key_info(&key.cert[0])? => Ok(()),
+            Some(_) => Err(mismatch()),
+            None => Ok(()),
+        },
     }
 }
 
-/// The subjectPublicKey bits of a DER certificate.
-fn subject_public_key(cert: &[u8]) -> Res<&[u8]> {
+/// The certificate's SubjectPublicKeyInfo, as DER.
+fn subject_public_key_info(cert: &[u8]) -> Res<&[u8]> {
     use crate::der::{malformed, Tlv, TAG_SEQUENCE};
     let (outer, _) = Tlv::read(cert, "certificate")?;
     let tbs = outer.children("certificate")?.expect("tbsCertificate")?;
@@ -165,12 +136,65 @@ fn subject_public_key(cert: &[u8]) -> Res<&[u8]> {
         t.expect(what)?;
     }
     let spki = t.expect("subjectPublicKeyInfo")?;
-    let mut parts = spki.children("subjectPublicKeyInfo")?;
-    parts.expect("algorithm")?;
-    let bits = parts.expect("subjectPublicKey")?;
-    // BIT STRING: a leading count of unused bits, 0 for keys.
-    match bits.content.split_first() {
-        Some((0, key)) if bits.is_universal(3) => Ok(key),
-        _ => Err(malformed("subjectPublicKey")),
+    if !spki.is_universal(TAG_SEQUENCE) {
+        return Err(malformed("subjectPublicKeyInfo"));
     }
+    Ok(spki.raw)
+}
+
+// ---- the C ABI: certified keys --------------------------------------------------------
+
+#[no_mangle]
+pub extern "C" fn tlsb_certified_key_new(
+    cert_pem: *const u8,
+    cert_len: usize,
+    key_pem: *const u8,
+    key_len: usize,
+    out: *mut *mut tlsb_certified_key,
+    err: *mut tlsb_error,
+) -> tlsb_result {
+    call(err, || {
+        let out = crate::ffi::out(out, "out")?;
+        if cert_pem.is_null() {
+            return Err(Failure::null("cert_pem"));
+        }
+        if key_pem.is_null() {
+            return Err(Failure::null("key_pem"));
+        }
+        let cert = in_bytes(cert_pem, cert_len, "cert_pem")?;
+        let key = in_bytes(key_pem, key_len, "key_pem")?;
+        *out = into_handle(tlsb_certified_key::from_pem(cert, key)?);
+        Ok(TLSB_OK)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_certified_key_free(key: *mut tlsb_certified_key) {
+    free_handle(key)
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_certified_key_chain_len(key: *const tlsb_certified_key) -> usize {
+    value(key, 0, |k| k.key.cert.len())
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_certified_key_chain_der(
+    key: *const tlsb_certified_key,
+    index: usize,
+    der: *mut *const u8,
+    len: *mut usize,
+) -> tlsb_result {
+    with_ref(key, std::ptr::null_mut(), |k| {
+        let der = crate::ffi::out(der, "der")?;
+        let len = crate::ffi::out(len, "len")?;
+        let cert = k.key.cert.get(index).ok_or_else(|| Failure::invalid("chain index out of range"))?;
+        put_span(der, len, cert.as_ref());
+        Ok(TLSB_OK)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_certified_key_algorithm(key: *const tlsb_certified_key) -> *const c_char {
+    value(key, cstr(b"unknown\0"), |k| cstr(k.algorithm))
 }

@@ -1,5 +1,7 @@
 //! Static names for result codes, alerts, cipher suites and protocol versions.
 
+use std::os::raw::c_char;
+
 use crate::ffi::*;
 
 pub fn result_name(r: u32) -> &'static [u8] {
@@ -71,7 +73,7 @@ pub fn alert_str(a: u8) -> &'static str {
     std::str::from_utf8(&n[..n.len() - 1]).unwrap_or("unknown")
 }
 
-/// IANA names of the suites rustls 0.20 implements.
+/// IANA names of the suites rustls implements (with the ring provider).
 pub fn cipher_suite_name(s: u16) -> &'static [u8] {
     match s {
         0x1301 => b"TLS_AES_128_GCM_SHA256\0",
@@ -95,8 +97,52 @@ pub fn protocol_version_name(v: u16) -> &'static [u8] {
     }
 }
 
-pub const RUSTLS_VERSION: &[u8] = b"rustls/0.20.8\0";
+/// "rustls/<version>" of the rustls linked (build.rs reads it from Cargo.lock).
+pub const RUSTLS_VERSION: &str = concat!("rustls/", env!("TLSB_RUSTLS_VERSION"), "\0");
 
-/// rustls::ALL_CIPHER_SUITES as IANA ids, in the same (default preference) order.
-pub static SUPPORTED_CIPHER_SUITES: [u16; 9] =
-    [0x1302, 0x1301, 0x1303, 0xC02C, 0xC02B, 0xCCA9, 0xC030, 0xC02F, 0xCCA8];
+/// The suites of the ring provider as IANA ids, in its default preference order.
+pub fn supported_cipher_suites() -> &'static [u16] {
+    static IDS: std::sync::OnceLock<Vec<u16>> = std::sync::OnceLock::new();
+    IDS.get_or_init(|| {
+        rustls::crypto::ring::DEFAULT_CIPHER_SUITES.iter().map(|s| u16::from(s.suite())).collect()
+    })
+}
+
+// ---- the C ABI: static names ----------------------------------------------------------
+
+#[no_mangle]
+pub extern "C" fn tlsb_result_name(result: u32) -> *const c_char {
+    guarded(cstr(b"unknown\0"), || cstr(result_name(result)))
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_alert_name(alert: u16) -> *const c_char {
+    guarded(cstr(b"unknown\0"), || cstr(alert_name(alert)))
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_cipher_suite_name(suite: u16) -> *const c_char {
+    guarded(cstr(b"unknown\0"), || cstr(cipher_suite_name(suite)))
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_protocol_version_name(version: u16) -> *const c_char {
+    guarded(cstr(b"unknown\0"), || cstr(protocol_version_name(version)))
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_rustls_version() -> *const c_char {
+    guarded(cstr(b"rustls\0"), || cstr(RUSTLS_VERSION.as_bytes()))
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_supported_cipher_suites(out: *mut *const u16, count: *mut usize) -> tlsb_result {
+    call(std::ptr::null_mut(), || {
+        let out = crate::ffi::out(out, "out")?;
+        let count = crate::ffi::out(count, "count")?;
+        let ids = supported_cipher_suites();
+        *out = ids.as_ptr();
+        *count = ids.len();
+        Ok(TLSB_OK)
+    })
+}

@@ -7,11 +7,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use rustls::sign::CertifiedKey;
-use rustls::Certificate;
+use rustls::pki_types::CertificateDer;
+
+use base64::Engine;
+use std::os::raw::c_char;
+
+use crate::ffi::*;
+use crate::key::tlsb_certified_key;
 
 /// Length of the id by which mod_md knows a certificate (SHA-256 of the leaf's DER).
 pub const OCSP_ID_LEN: usize = 32;
 
+#[derive(Debug)]
 pub struct Staple {
     base: Arc<CertifiedKey>,
     /// Set once a response was ever reported; until then `key()` takes no lock.
@@ -60,7 +67,6 @@ impl Staple {
         } else {
             let mut k = CertifiedKey::new(self.base.cert.clone(), self.base.key.clone());
             k.ocsp = Some(der.to_vec());
-            k.sct_list = self.base.sct_list.clone();
             Some(Arc::new(k))
         };
         let mut cur = match self.current.write() {
@@ -78,8 +84,8 @@ impl Staple {
 }
 
 /// The id of a certificate for OCSP: SHA-256 of its DER.
-pub fn ocsp_id(leaf: &Certificate) -> [u8; OCSP_ID_LEN] {
-    let d = ring::digest::digest(&ring::digest::SHA256, &leaf.0);
+pub fn ocsp_id(leaf: &CertificateDer<'_>) -> [u8; OCSP_ID_LEN] {
+    let d = ring::digest::digest(&ring::digest::SHA256, leaf.as_ref());
     let mut id = [0u8; OCSP_ID_LEN];
     id.copy_from_slice(d.as_ref());
     id
@@ -87,12 +93,12 @@ pub fn ocsp_id(leaf: &Certificate) -> [u8; OCSP_ID_LEN] {
 
 /// The certificate and its issuer (when the chain has one) as PEM — what an OCSP client needs
 /// to build a request. Without the issuer, the OCSP client reports that it cannot staple.
-pub fn leaf_and_issuer_pem(chain: &[Certificate]) -> String {
-    chain.iter().take(2).map(|c| pem("CERTIFICATE", &c.0)).collect()
+pub fn leaf_and_issuer_pem(chain: &[CertificateDer<'_>]) -> String {
+    chain.iter().take(2).map(|c| pem("CERTIFICATE", c.as_ref())).collect()
 }
 
 fn pem(label: &str, der: &[u8]) -> String {
-    let b64 = base64::encode(der);
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
     let mut out = format!("-----BEGIN {}-----\n", label);
     for line in b64.as_bytes().chunks(64) {
         out.push_str(std::str::from_utf8(line).unwrap_or(""));
@@ -100,4 +106,36 @@ fn pem(label: &str, der: &[u8]) -> String {
     }
     out.push_str(&format!("-----END {}-----\n", label));
     out
+}
+
+// ---- the C ABI: OCSP stapling (ocsp.rs) -----------------------------------------------
+
+#[no_mangle]
+pub extern "C" fn tlsb_certified_key_ocsp_id(key: *const tlsb_certified_key, id: *mut u8, id_cap: usize) -> tlsb_result {
+    with_ref(key, std::ptr::null_mut(), |k| {
+        let out = out_bytes(id, id_cap, "id")?;
+        if out.len() < OCSP_ID_LEN {
+            return Err(Failure::invalid("the id buffer is smaller than TLSB_OCSP_ID_LEN"));
+        }
+        out[..OCSP_ID_LEN].copy_from_slice(&ocsp_id(&k.key.cert[0]));
+        Ok(TLSB_OK)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_certified_key_ocsp_pem(key: *const tlsb_certified_key) -> *const c_char {
+    value(key, std::ptr::null(), |k| k.ocsp_pem.as_ptr() as *const c_char)
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_certified_key_set_ocsp(key: *const tlsb_certified_key, der: *const u8, len: usize) -> tlsb_result {
+    with_ref(key, std::ptr::null_mut(), |k| {
+        k.staple.set(in_bytes(der, len, "der")?);
+        Ok(TLSB_OK)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_certified_key_ocsp_len(key: *const tlsb_certified_key) -> usize {
+    value(key, 0, |k| k.staple.current_response().len())
 }

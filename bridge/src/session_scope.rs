@@ -20,6 +20,7 @@ pub fn scope_of(identity: &[u8]) -> [u8; SCOPE_LEN] {
 }
 
 /// Store keys are prefixed with the scope: another host never finds this host's sessions.
+#[derive(Debug)]
 pub struct ScopedStore {
     pub inner: Arc<dyn StoresServerSessions>,
     pub scope: [u8; SCOPE_LEN],
@@ -51,6 +52,7 @@ impl StoresServerSessions for ScopedStore {
 
 /// Tickets carry the scope inside their encrypted body: another host's ticket decrypts (same
 /// keys) but is refused, and the client gets a full handshake.
+#[derive(Debug)]
 pub struct ScopedTickets {
     pub inner: Arc<dyn ProducesTickets>,
     pub scope: [u8; SCOPE_LEN],

@@ -10,6 +10,8 @@ use std::os::raw::{c_int, c_void};
 
 use rustls::server::StoresServerSessions;
 
+use crate::ffi::UserPtr;
+
 /// The largest session value stored; larger ones are not cached (so `get` can use one buffer).
 pub const MAX_SESSION_VALUE: usize = 64 * 1024;
 
@@ -25,15 +27,16 @@ pub struct tlsb_session_store {
 
 /// The callbacks, checked to be present. The callee promises thread safety and that `user` lives
 /// as long as every config built with it.
+#[derive(Debug)]
 pub struct CallbackStore {
-    user: usize,
+    user: UserPtr,
     put: extern "C" fn(*mut c_void, *const u8, usize, *const u8, usize) -> c_int,
     get: extern "C" fn(*mut c_void, *const u8, usize, c_int, *mut u8, usize, *mut usize) -> c_int,
 }
 
 impl CallbackStore {
     pub fn new(s: &tlsb_session_store) -> Option<Self> {
-        Some(CallbackStore { user: s.user as usize, put: s.put?, get: s.get? })
+        Some(CallbackStore { user: UserPtr(s.user), put: s.put?, get: s.get? })
     }
 
     fn lookup(&self, key: &[u8], remove: bool) -> Option<Vec<u8>> {
@@ -47,7 +50,7 @@ impl CallbackStore {
                 }
                 let mut len: usize = 0;
                 let found = (self.get)(
-                    self.user as *mut c_void,
+                    self.user.0,
                     key.as_ptr(),
                     key.len(),
                     c_int::from(remove),
@@ -76,7 +79,7 @@ impl StoresServerSessions for CallbackStore {
         if value.len() > MAX_SESSION_VALUE {
             return false;
         }
-        (self.put)(self.user as *mut c_void, key.as_ptr(), key.len(), value.as_ptr(), value.len()) != 0
+        (self.put)(self.user.0, key.as_ptr(), key.len(), value.as_ptr(), value.len()) != 0
     }
     fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
         self.lookup(key, false)

@@ -10,3 +10,10 @@ pub fn key_bits(suite: u16) -> u16 {
         _ => 0,
     }
 }
+
+// ---- the C ABI (tls_bridge.h) ----------------------------------------------------------
+
+#[no_mangle]
+pub extern "C" fn tlsb_cipher_suite_key_bits(suite: u16) -> u16 {
+    crate::ffi::guarded(0, || key_bits(suite))
+}

@@ -15,6 +15,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, CHACHA20_POLY1305, NONCE_LEN};
 use ring::rand::{SecureRandom, SystemRandom};
+use base64::Engine;
 use rustls::server::ProducesTickets;
 
 use crate::ffi::*;
@@ -26,6 +27,7 @@ const HEADER_LEN: usize = ID_LEN + TIME_LEN + NONCE_LEN;
 /// How far in the future a ticket's issue time may be (clock differences inside a cluster).
 const CLOCK_SKEW_SECS: u64 = 60;
 
+#[derive(Debug)]
 struct TicketKey {
     id: [u8; ID_LEN],
     key: LessSafeKey,
@@ -43,6 +45,7 @@ impl TicketKey {
 }
 
 /// The keys of one key file, first one encrypting. Thread-safe and shared by all server configs.
+#[derive(Debug)]
 pub struct TicketKeys {
     keys: Vec<TicketKey>,
     lifetime: u32,
@@ -83,7 +86,7 @@ impl TicketKeys {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let bytes = base64::decode(line).map_err(|_| {
+            let bytes = base64::engine::general_purpose::STANDARD.decode(line).map_err(|_| {
                 Failure::new(TLSB_ERR_CONFIG, format!("line {}: not a base64 key; make one with 'openssl rand -base64 32'", n + 1))
             })?;
             if bytes.len() != KEY_LEN {
@@ -168,6 +171,36 @@ impl ProducesTickets for TicketKeys {
     fn decrypt(&self, cipher: &[u8]) -> Option<Vec<u8>> {
         self.open(cipher, now_secs())
     }
+}
+
+
+// ---- the C ABI: session ticket keys ---------------------------------------------------
+
+#[no_mangle]
+pub extern "C" fn tlsb_ticket_keys_new(
+    text: *const u8,
+    len: usize,
+    lifetime_secs: u32,
+    out: *mut *mut tlsb_ticket_keys,
+    err: *mut tlsb_error,
+) -> tlsb_result {
+    call(err, || {
+        let out = crate::ffi::out(out, "out")?;
+        *out = std::ptr::null_mut();
+        let text = in_bytes(text, len, "text")?;
+        *out = into_handle(tlsb_ticket_keys::new(TicketKeys::parse(text, lifetime_secs)?));
+        Ok(TLSB_OK)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_ticket_keys_count(keys: *const tlsb_ticket_keys) -> usize {
+    value(keys, 0, |k| k.keys.len())
+}
+
+#[no_mangle]
+pub extern "C" fn tlsb_ticket_keys_free(keys: *mut tlsb_ticket_keys) {
+    free_handle(keys)
 }
 
 #[cfg(test)]

@@ -14,6 +14,8 @@ Result<ClientConfig> ClientConfig::build(const ClientConfigParams &params) {
     raw.versions_len = params.versions.size();
     raw.suites = params.cipher_suites.data();
     raw.suites_len = params.cipher_suites.size();
+    raw.groups = params.kx_groups.data();
+    raw.groups_len = params.kx_groups.size();
     raw.ca_pem = u8(std::span<const char>(params.ca_pem));
     raw.ca_len = params.ca_pem.size();
     raw.keys = keys.data();

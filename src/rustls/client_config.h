@@ -15,6 +15,7 @@ namespace tls {
 struct ClientConfigParams {
     std::vector<uint16_t> versions;            // TLSB_TLS12 / TLSB_TLS13; empty: both
     std::vector<uint16_t> cipher_suites;       // preference order; empty: rustls's default
+    std::vector<uint16_t> kx_groups;           // IANA ids, preference order; empty: the default
     std::string ca_pem;                        // trust anchors (PEM)
     std::vector<const CertifiedKey *> keys;    // client certificates; must outlive build()
 };

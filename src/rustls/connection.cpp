@@ -148,4 +148,13 @@ std::string_view protocol_name(uint16_t version) { return tlsb_protocol_version_
 std::string_view cipher_suite_name(uint16_t suite) { return tlsb_cipher_suite_name(suite); }
 std::string_view alert_name(uint16_t alert) { return tlsb_alert_name(alert); }
 
+std::span<const uint16_t> supported_kx_groups() {
+    const uint16_t *ids = nullptr;
+    size_t count = 0;
+    if (tlsb_supported_kx_groups(&ids, &count) != TLSB_OK || ids == nullptr) return {};
+    return {ids, count};
+}
+
+std::string_view kx_group_name(uint16_t group) { return tlsb_kx_group_name(group); }
+
 }  // namespace tls

@@ -67,6 +67,8 @@ public:
 
     uint16_t protocol_version() const { return tlsb_conn_protocol_version(handle_.get()); }
     uint16_t cipher_suite() const { return tlsb_conn_cipher_suite(handle_.get()); }
+    // The IANA id of the negotiated key exchange group; 0 if none (not yet, or a TLS 1.2 resumption).
+    uint16_t kx_group() const { return tlsb_conn_kx_group(handle_.get()); }
     std::string_view alpn() const;
     std::string_view sni() const;
     size_t peer_cert_count() const { return tlsb_conn_peer_cert_count(handle_.get()); }
@@ -106,5 +108,10 @@ bool is_supported_cipher_suite(uint16_t suite);
 std::string_view protocol_name(uint16_t version);
 std::string_view cipher_suite_name(uint16_t suite);
 std::string_view alert_name(uint16_t alert);
+
+// The key exchange groups the bridge offers (IANA ids), in the default preference order.
+std::span<const uint16_t> supported_kx_groups();
+// IANA name of a group ("X25519MLKEM768", "x25519", ...); "unknown" otherwise.
+std::string_view kx_group_name(uint16_t group);
 
 }  // namespace tls

@@ -42,6 +42,8 @@ Result<ServerConfig> ServerConfig::build(const ServerConfigParams &params) {
     raw.versions_len = params.versions.size();
     raw.suites = params.cipher_suites.data();
     raw.suites_len = params.cipher_suites.size();
+    raw.groups = params.kx_groups.data();
+    raw.groups_len = params.kx_groups.size();
     raw.keys = keys.data();
     raw.keys_len = keys.size();
     raw.honor_client_order = params.honor_client_order ? 1 : 0;

@@ -17,6 +17,7 @@ namespace tls {
 struct ServerConfigParams {
     std::vector<uint16_t> versions;            // TLSB_TLS12 / TLSB_TLS13; empty: both
     std::vector<uint16_t> cipher_suites;       // preference order; empty: rustls's default
+    std::vector<uint16_t> kx_groups;           // IANA ids, preference order; empty: the default
     std::vector<const CertifiedKey *> keys;    // configured order; must outlive build()
     bool honor_client_order = true;
     std::vector<std::string> alpn;             // protocols a connection may agree on
