@@ -149,6 +149,39 @@ def s_time(port: int, *, procs: int, seconds: int, reuse: bool, tls: str, path: 
                 {"resumed": resumed, "full": len(marks) - resumed})
 
 
+# bridge/examples/handshake_load: full TLS 1.3 handshakes offering one key exchange group
+
+def group_handshakes(client: Path, port: int, *, procs: int, seconds: int, group: str,
+                     path: str) -> Load:
+    """`procs` parallel rustls clients, each a loop of connect, full handshake offering only
+    `group`, `GET path HTTP/1.0`, close. Each prints its count and the group it negotiated."""
+    cmd = [str(client), HOST, str(port), HOST, group, str(seconds), path]
+    t0 = time.monotonic()
+    children = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                 errors="replace") for _ in range(procs)]
+    outs = []
+    try:
+        for c in children:
+            outs.append(c.communicate(timeout=seconds + 30)[0])
+    finally:
+        for c in children:
+            if c.poll() is None:
+                c.kill()
+                c.wait()
+    elapsed = time.monotonic() - t0
+    done = failed = 0
+    groups = set()
+    for out in outs:
+        m = re.search(r"connections (\d+) failures (\d+) group (\S+)", out)
+        if not m:
+            raise DriverError(f"handshake_load printed no result:\n{out[-2000:]}")
+        done += int(m.group(1))
+        failed += int(m.group(2))
+        if int(m.group(1)):
+            groups.add(m.group(3).upper())
+    return Load(done, 0, elapsed, f"{procs} x {' '.join(cmd)}", {"failures": failed, "groups": sorted(groups)})
+
+
 # ---------------------------------------------------------------------------------------------
 # idle established connections (memory per connection)
 

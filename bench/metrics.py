@@ -47,6 +47,14 @@ METRICS = [
     Metric("hs13_rsa_cpu", "server CPU per full handshake, TLS 1.3, RSA-2048", "µs", False),
     Metric("hs12_rsa_rate", "full handshakes/s, TLS 1.2, RSA-2048", "1/s", True),
     Metric("hs12_rsa_cpu", "server CPU per full handshake, TLS 1.2, RSA-2048", "µs", False),
+    Metric("hs13_pq_rate", "full handshakes/s, TLS 1.3, ECDSA, X25519MLKEM768 (rustls client)",
+           "1/s", True),
+    Metric("hs13_pq_cpu", "server CPU per full handshake, TLS 1.3, ECDSA, X25519MLKEM768", "µs",
+           False),
+    Metric("hs13_x25519_rate", "full handshakes/s, TLS 1.3, ECDSA, x25519 (rustls client)", "1/s",
+           True),
+    Metric("hs13_x25519_cpu", "server CPU per full handshake, TLS 1.3, ECDSA, x25519 (rustls "
+           "client)", "µs", False),
     Metric("resumed_rate", "resumed handshakes/s, TLS 1.3, ECDSA", "1/s", True),
     Metric("resumed_cpu", "server CPU per resumed handshake, TLS 1.3", "µs", False),
     Metric("resumed_share", "share of -reuse connections actually resumed", "%", True),
@@ -173,6 +181,29 @@ def idle_memory(server: Server, st: Settings, scratch: Path) -> tuple[dict, dict
     return {"idle_mem": (after - before) / still_open / 1024}, details
 
 
+# bridge/examples/handshake_load, built by `make bench` (run.py --handshake-client overrides).
+HANDSHAKE_CLIENT = Path(__file__).resolve().parents[1] / "build/cargo/release/examples/handshake_load"
+
+
+def group_handshakes(server: Server, st: Settings, scratch: Path, *, group: str,
+                     prefix: str) -> tuple[dict, dict]:
+    """Full TLS 1.3 handshakes from a rustls client offering only `group` (Debian 12's OpenSSL
+    cannot offer X25519MLKEM768), so the hybrid's cost shows against x25519 from the same client."""
+    if not server.tls:
+        raise NotApplicable("plain HTTP makes no key exchange")
+    if not HANDSHAKE_CLIENT.exists():
+        raise NotApplicable(f"{HANDSHAKE_CLIENT} is missing (make bench builds it)")
+    load, cpu = _cpu_around(server, lambda: drivers.group_handshakes(
+        HANDSHAKE_CLIENT, server.ports["ecdsa"], procs=st.handshake_procs, seconds=st.seconds,
+        group=group, path="/1k.bin"))
+    if load.count == 0:
+        raise NotApplicable(f"{server.kind} does not negotiate {group} "
+                            f"({load.info['failures']} handshakes failed)")
+    if set(load.info["groups"]) != {group.upper()}:
+        raise drivers.DriverError(f"asked for {group}, negotiated {load.info['groups']}")
+    return {f"{prefix}_rate": load.rate, f"{prefix}_cpu": _per_us(cpu, load.count)}, _details(load, cpu)
+
+
 def _handshake_load(tls: str, port: str, reuse: bool, prefix: str):
     return lambda s, st, d: handshakes(s, st, d, tls=tls, port=port, reuse=reuse, prefix=prefix)
 
@@ -189,6 +220,10 @@ LOADS = [
      _handshake_load("1.3", "rsa", False, "hs13_rsa")),
     ("full handshakes TLS 1.2 RSA", ["hs12_rsa_rate", "hs12_rsa_cpu"],
      _handshake_load("1.2", "rsa", False, "hs12_rsa")),
+    ("full handshakes X25519MLKEM768", ["hs13_pq_rate", "hs13_pq_cpu"],
+     lambda s, st, d: group_handshakes(s, st, d, group="X25519MLKEM768", prefix="hs13_pq")),
+    ("full handshakes x25519 (rustls)", ["hs13_x25519_rate", "hs13_x25519_cpu"],
+     lambda s, st, d: group_handshakes(s, st, d, group="x25519", prefix="hs13_x25519")),
     ("resumed handshakes TLS 1.3", ["resumed_rate", "resumed_cpu", "resumed_share"],
      _handshake_load("1.3", "resume", True, "resumed")),
     ("keep-alive HTTP/1.1", ["ka_h1_rate", "ka_h1_cpu"], keepalive_h1),

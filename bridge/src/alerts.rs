@@ -62,6 +62,10 @@ pub fn tls_failure(phase: &str, e: &Error) -> Failure {
             None,
             format!("{}: no configured certificate suits the client (none can sign with a scheme it offers)", phase),
         ),
+        Error::PeerMisbehaved(rustls::PeerMisbehaved::InvalidKeyShare) => (
+            None,
+            format!("{}: the peer's key share is malformed (an invalid X25519 or ML-KEM-768 public value)", phase),
+        ),
         Error::NoCertificatesPresented => (
             None,
             format!("{}: the client sent no certificate, but the host requires one (TLSClientCertificate required)", phase),

@@ -80,7 +80,6 @@ impl Crl {
     /// Checks one CRL at load time (`now`: seconds since the epoch): webpki can use it, it is
     /// signed by the TLSClientCA certificate named as its issuer, and it is not out of date.
     pub fn checked(der: &[u8], anchors: &[Anchor], now: i64) -> Res<Crl> {
-        webpki::OwnedCertRevocationList::from_der(der).map_err(|e| bad(&format!("{:?}", e)))?;
         let (list, rest) = Tlv::read(der, "CertificateList").map_err(|_| bad("CertificateList"))?;
         if !rest.is_empty() || !list.is_universal(TAG_SEQUENCE) {
             return Err(bad("not one SEQUENCE"));
@@ -118,6 +117,11 @@ impl Crl {
                 format!("the CRL of {} is out of date (next update was due {}): fetch a current one", issuer_text, next_update_text),
             ));
         }
+        // Last: what webpki needs beyond RFC 5280's syntax (a v2 CRL with extensions, as
+        // `openssl ca -gencrl` makes them).
+        webpki::OwnedCertRevocationList::from_der(der).map_err(|e| {
+            bad(&format!("rustls-webpki cannot use the CRL of {} ({:?}; it needs a v2 CRL with a CRL number)", issuer_text, e))
+        })?;
         Ok(Crl { der: CertificateRevocationListDer::from(der.to_vec()), issuer_text, next_update_text, next_update_secs })
     }
 }

@@ -16,7 +16,7 @@ mod dn; // distinguished names as mod_ssl prints them
 mod ffi; // ABI plumbing: result codes, errors, the panic guard
 mod groups; // key exchange groups by name (TLSGroups) and the crypto provider
 mod key; // certified keys (tlsb_certified_key_*)
-mod kx_mlkem; // the X25519MLKEM768 hybrid key exchange
+pub mod kx_mlkem; // the X25519MLKEM768 hybrid key exchange (public for examples/handshake_load.rs)
 mod names; // static names of results, alerts, suites, versions (tlsb_*_name)
 mod observe; // what rustls revealed during a call (chosen key, resumption, verifier detail)
 mod ocsp; // OCSP stapling (tlsb_certified_key_*ocsp*)

@@ -170,6 +170,7 @@ std::string compile_host(CompiledConfig &cc, apr_pool_t *ptemp, server_rec *s,
                "suppressed; suppress fewer suites or lower TLSProtocol";
     }
     params.honor_client_order = conf->honor_client_order.value_or(true);
+    if (conf->kx_groups) params.kx_groups = *conf->kx_groups;
     for (const CertificateEntry &c : certificates) params.keys.push_back(c.key.get());
     params.alpn = {kAlpnHttp11, kAlpnH2, kAlpnAcme};
     CompiledClientAuth client_auth;

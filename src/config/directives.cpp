@@ -14,6 +14,7 @@
 #include "config/cipher_names.h"
 #include "config/client_auth.h"
 #include "config/dir_config.h"
+#include "config/group_names.h"
 #include "config/protocol_version.h"
 #include "rustls/connection.h"
 #include "config/server_config.h"
@@ -107,6 +108,16 @@ const char *set_ciphers_suppress(cmd_parms *cmd, void *, int argc, char *const a
                        argv);
 }
 
+// TLSGroups name... — the key exchange groups in preference order (IANA names, any case).
+const char *set_groups(cmd_parms *cmd, void *, int argc, char *const argv[]) {
+    if (const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT)) return err;
+    std::vector<std::string_view> args(argv, argv + argc);
+    std::vector<uint16_t> ids;
+    if (std::string err = parse_kx_groups(args, ids); !err.empty()) return directive_error(cmd, err);
+    server_config(cmd->server)->kx_groups = std::move(ids);
+    return nullptr;
+}
+
 // on|off in any letter case; the error names the word that was written.
 const char *set_flag(cmd_parms *cmd, std::optional<bool> &target, const char *arg) {
     if (const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT)) return err;
@@ -150,6 +161,9 @@ const command_rec kDirectives[] = {
      "TLSCiphersPrefer name... - cipher suites to prefer, in order (or 'default')"},
     {"TLSCiphersSuppress", handler(set_ciphers_suppress), nullptr, RSRC_CONF, TAKE_ARGV,
      "TLSCiphersSuppress name... - cipher suites never to use (or 'none')"},
+    {"TLSGroups", handler(set_groups), nullptr, RSRC_CONF, TAKE_ARGV,
+     "TLSGroups name... - key exchange groups in preference order (X25519MLKEM768 x25519 "
+     "secp256r1 secp384r1)"},
     {"TLSHonorClientOrder", handler(set_honor_client_order), nullptr, RSRC_CONF, TAKE1,
      "TLSHonorClientOrder on|off - whether the client's cipher order wins (default on)"},
     {"TLSStrictSNI", handler(set_strict_sni), nullptr, RSRC_CONF, TAKE1,

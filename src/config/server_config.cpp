@@ -35,6 +35,7 @@ void *merge_server_config(apr_pool_t *pool, void *base_v, void *add_v) {
     merged->ciphers_prefer = add->ciphers_prefer ? add->ciphers_prefer : base->ciphers_prefer;
     merged->ciphers_suppress =
         add->ciphers_suppress ? add->ciphers_suppress : base->ciphers_suppress;
+    merged->kx_groups = add->kx_groups ? add->kx_groups : base->kx_groups;
     merged->honor_client_order =
         add->honor_client_order ? add->honor_client_order : base->honor_client_order;
     merged->strict_sni = add->strict_sni ? add->strict_sni : base->strict_sni;

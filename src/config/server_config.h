@@ -34,6 +34,7 @@ struct ServerConfig {
     std::optional<uint16_t> min_protocol;
     std::optional<std::vector<uint16_t>> ciphers_prefer;    // IANA ids, in order
     std::optional<std::vector<uint16_t>> ciphers_suppress;
+    std::optional<std::vector<uint16_t>> kx_groups;         // TLSGroups: IANA ids, in order
     std::optional<bool> honor_client_order;                 // default on
     std::optional<bool> strict_sni;                         // default on
     ClientAuthConfig client_auth;                           // config/client_auth.h

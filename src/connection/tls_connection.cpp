@@ -131,6 +131,7 @@ void on_handshake_done(void *ctx, tls::Connection &session) {
     Negotiated &n = tc->negotiated;
     n.version = session.protocol_version();
     n.suite = session.cipher_suite();
+    n.kx_group = session.kx_group();
     n.resumed = session.is_resumed();
     n.sni = session.sni();
     n.alpn = session.alpn();
@@ -138,7 +139,7 @@ void on_handshake_done(void *ctx, tls::Connection &session) {
     for (size_t i = 0; i < session.peer_cert_count(); ++i)
         n.peer_certs.push_back(der_copy(session.peer_cert(i)));
     n.done = true;
-    count_handshake(n.version, n.suite, n.alpn, n.resumed);
+    count_handshake(n.version, n.suite, n.kx_group, n.alpn, n.resumed);
     // A protocol other than the connection's current one (HTTP/1.1) was agreed: hand over.
     if (tc->alpn != nullptr && std::string_view(tc->alpn) != ap_get_protocol(tc->c))
         ap_switch_protocol(tc->c, nullptr, tc->server, tc->alpn);
@@ -146,9 +147,11 @@ void on_handshake_done(void *ctx, tls::Connection &session) {
     const std::string &sni = n.sni;
     const std::string &alpn = n.alpn;
     ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, tc->c,
-                  "TLS handshake completed: %s, %s, ALPN %s, SNI %s, host %s, resumed %s",
+                  "TLS handshake completed: %s, %s, key exchange %s, ALPN %s, SNI %s, host %s, "
+                  "resumed %s",
                   std::string(tls::protocol_name(n.version)).c_str(),
                   std::string(tls::cipher_suite_name(n.suite)).c_str(),
+                  n.kx_group == 0 ? "none" : std::string(tls::kx_group_name(n.kx_group)).c_str(),
                   alpn.empty() ? "-" : alpn.c_str(), sni.empty() ? "-" : sni.c_str(),
                   tc->host ? tc->host->name.c_str() : "-", n.resumed ? "yes" : "no");
 }

@@ -20,6 +20,7 @@ struct Negotiated {
     bool done = false;
     uint16_t version = 0;
     uint16_t suite = 0;
+    uint16_t kx_group = 0;  // IANA id; 0: none (a TLS 1.2 resumption)
     bool resumed = false;
     std::string sni;
     std::string alpn;

@@ -24,6 +24,7 @@ constexpr std::array<std::string_view, 4> kAlpnNames = {"none", "http/1.1", "h2"
 constexpr std::array<std::string_view, 4> kOwnReasons = {"plain_http", "eof", "timeout",
                                                           "io_error"};
 constexpr size_t kMaxSuites = 16;
+constexpr size_t kMaxGroups = 8;
 
 struct Counters {
     Counter completed;
@@ -32,6 +33,7 @@ struct Counters {
     Counter tls12;
     Counter tls13;
     std::array<Counter, kMaxSuites> suites;      // by position in rustls's suite list
+    std::array<Counter, kMaxGroups + 1> groups;  // by position in the bridge's list; last: none
     std::array<Counter, kAlpnNames.size() + 1> alpn;  // last: other
     std::array<Counter, kOwnReasons.size()> own_reasons;
     std::array<Counter, 256> alerts_sent;
@@ -65,7 +67,8 @@ int create_status_counters(apr_pool_t *pconf, apr_pool_t *, apr_pool_t *, server
     return OK;
 }
 
-void count_handshake(uint16_t version, uint16_t suite, std::string_view alpn, bool resumed) {
+void count_handshake(uint16_t version, uint16_t suite, uint16_t group, std::string_view alpn,
+                     bool resumed) {
     if (g_counters == nullptr) return;
     bump(g_counters->completed);
     if (resumed) bump(g_counters->resumed);
@@ -75,6 +78,10 @@ void count_handshake(uint16_t version, uint16_t suite, std::string_view alpn, bo
     for (size_t i = 0; i < suites.size() && i < kMaxSuites; ++i) {
         if (suites[i] == suite) bump(g_counters->suites[i]);
     }
+    const auto groups = tls::supported_kx_groups();
+    size_t g = 0;
+    while (g < groups.size() && g < kMaxGroups && groups[g] != group) ++g;
+    bump(g_counters->groups[g < groups.size() && g < kMaxGroups ? g : kMaxGroups]);
     size_t a = 0;
     const std::string_view key = alpn.empty() ? "none" : alpn;
     while (a < kAlpnNames.size() && kAlpnNames[a] != key) ++a;
@@ -140,6 +147,14 @@ int show_status(request_rec *r, int flags) {
         emit(r, short_form, "TLSCipher_" + std::string(tls::cipher_suite_name(suites[i])),
              load(k.suites[i]));
     }
+    // Key exchanges by group (none: a TLS 1.2 resumption makes no new key exchange), so the
+    // share of post-quantum (X25519MLKEM768) handshakes shows.
+    const auto groups = tls::supported_kx_groups();
+    for (size_t g = 0; g < groups.size() && g < kMaxGroups; ++g) {
+        emit(r, short_form, "TLSKeyExchange_" + std::string(tls::kx_group_name(groups[g])),
+             load(k.groups[g]));
+    }
+    emit(r, short_form, "TLSKeyExchange_none", load(k.groups[kMaxGroups]));
     for (size_t i = 0; i < kAlpnNames.size(); ++i)
         emit(r, short_form, "TLSALPN_" + std::string(kAlpnNames[i]), load(k.alpn[i]));
     emit(r, short_form, "TLSALPN_other", load(k.alpn[kAlpnNames.size()]));

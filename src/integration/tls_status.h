@@ -15,7 +15,8 @@ namespace mod_tls {
 // the children); they start from zero with each configuration load.
 int create_status_counters(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s);
 
-void count_handshake(uint16_t version, uint16_t suite, std::string_view alpn, bool resumed);
+void count_handshake(uint16_t version, uint16_t suite, uint16_t group, std::string_view alpn,
+                     bool resumed);
 void count_failure(const tls::Error &error);
 
 // The key a failure is counted and reported under, e.g. "plain_http", "eof", "timeout",

@@ -48,11 +48,13 @@ void on_done(void *ctx, tls::Connection &session) {
     bt->version = session.protocol_version();
     bt->suite = session.cipher_suite();
     bt->alpn = session.alpn();
+    const uint16_t group = session.kx_group();
     ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, bt->c,
-                  "TLS handshake with backend %s (%s) completed: %s, %s, ALPN %s",
+                  "TLS handshake with backend %s (%s) completed: %s, %s, key exchange %s, ALPN %s",
                   bt->host.c_str(), backend_address(bt->c).c_str(),
                   std::string(tls::protocol_name(bt->version)).c_str(),
                   std::string(tls::cipher_suite_name(bt->suite)).c_str(),
+                  group == 0 ? "none" : std::string(tls::kx_group_name(group)).c_str(),
                   bt->alpn.empty() ? "-" : bt->alpn.c_str());
 }
 

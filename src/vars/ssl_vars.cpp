@@ -103,6 +103,10 @@ const char *lookup(apr_pool_t *p, const TlsConnection &tc, std::string_view var)
     var.remove_prefix(4);
     if (var == "PROTOCOL") return copy(p, tls::protocol_name(tc.protocol_version()));
     if (var == "CIPHER") return n.done ? copy(p, tls::cipher_suite_name(n.suite)) : nullptr;
+    if (var == "KEY_EXCHANGE") {
+        // Unset for a TLS 1.2 resumption, which makes no new key exchange.
+        return n.done && n.kx_group != 0 ? copy(p, tls::kx_group_name(n.kx_group)) : nullptr;
+    }
     if (var == "TLS_SNI") return copy(p, n.sni);
     if (var == "VERSION_INTERFACE") return "mod_tls/" MOD_TLS_VERSION;
     if (var == "VERSION_LIBRARY") return copy(p, tlsb_rustls_version());
@@ -129,6 +133,7 @@ constexpr const char *kStdEnvVars[] = {
     "SSL_VERSION_INTERFACE", "SSL_VERSION_LIBRARY",   "SSL_SECURE_RENEG",
     "SSL_COMPRESS_METHOD",   "SSL_CIPHER_EXPORT",     "SSL_CIPHER_USEKEYSIZE",
     "SSL_CIPHER_ALGKEYSIZE", "SSL_CLIENT_VERIFY",     "SSL_SESSION_RESUMED",
+    "SSL_KEY_EXCHANGE",
 };
 
 // Always exported on TLS requests, as Apache's mod_tls did (mod_ssl: HTTPS and SSL_TLS_SNI).

@@ -263,6 +263,19 @@ OPENSSL_TO_IANA = {
 }
 
 
+def openssl_offers_mlkem() -> bool:
+    """Whether this machine's OpenSSL (curl, s_client, Python's ssl) offers X25519MLKEM768 by
+    default in TLS 1.3: OpenSSL 3.5 (Debian 13) does, 3.0 (Debian 12) does not."""
+    major, minor = ssl.OPENSSL_VERSION_INFO[:2]
+    return (major, minor) >= (3, 5)
+
+
+def default_kx_group(tls_version: str = "1.3") -> str:
+    """The key exchange group mod_tls's default TLSGroups agrees with this machine's OpenSSL
+    clients on, for TLS version "1.2" or "1.3" (the hybrid is TLS 1.3 only)."""
+    return "X25519MLKEM768" if tls_version == "1.3" and openssl_offers_mlkem() else "x25519"
+
+
 def iana_cipher(name: str) -> str:
     """IANA name of a suite as Python ssl / openssl s_client name it."""
     if name.startswith("TLS_"):

@@ -143,6 +143,7 @@ def expected_good(cases) -> dict[str, int]:
         exp[f"TLSProtocol_TLSv{version}"] += 1
         exp[f"TLSCipher_{clients.iana_cipher(suite)}"] += 1
         exp[f"TLSALPN_{alpn or 'none'}"] += 1
+        exp[f"TLSKeyExchange_{clients.default_kx_group(version)}"] += 1
     return dict(exp)
 
 
@@ -313,4 +314,5 @@ def test_status_request_over_tls_counts_itself(status, pki):
     second, x = tls_auto()
     d = delta(first, second)
     assert d == {"TLSHandshakesCompleted": 1, "TLSProtocol_TLSv1.3": 1,
-                 f"TLSCipher_{x.cipher}": 1, "TLSALPN_none": 1}, d
+                 f"TLSCipher_{x.cipher}": 1, "TLSALPN_none": 1,
+                 f"TLSKeyExchange_{clients.default_kx_group()}": 1}, d
