@@ -27,12 +27,12 @@ tls::Status on_start(void *ctx, tls::Connection &session) {
     auto *bt = static_cast<BackendTls *>(ctx);
     const char *host = apr_table_get(bt->c->notes, kHostnameNote);
     const char *alpn = apr_table_get(bt->c->notes, kAlpnNote);
+    // mod_proxy names the host of the URL; without that note the backend's address is
+    // verified (against the certificate's IP address names).
+    if (host == nullptr || *host == '\0') host = bt->c->client_ip;
     if (host == nullptr || *host == '\0') {
-        return tls::Error(TLSB_ERR_CONFIG,
-                          "no host name to verify the backend " + backend_address(bt->c) +
-                              " by (it is addressed by IP address; rustls 0.20 cannot verify a "
-                              "certificate for an IP address): address the backend by a host "
-                              "name its certificate names");
+        return tls::Error(TLSB_ERR_CONFIG, "no host name or address to verify the backend " +
+                                               backend_address(bt->c) + " by");
     }
     bt->host = host;
     bt->alpn_offered = alpn != nullptr ? alpn : "";

@@ -497,13 +497,52 @@ def test_default_ca_is_the_system_store(apache_factory, backends, pki):
     assert "not issued by a trusted CA" in line
 
 
-def test_ip_literal_backend_is_a_clear_error(apache_factory, backends, pki):
+def ip_sans(cred: pkimod.Credential) -> list[str]:
+    cert = x509.load_pem_x509_certificate(cred.cert.read_bytes())
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    return [str(ip) for ip in san.get_values_for_type(x509.IPAddress)]
+
+
+def test_ip_literal_backend_with_ip_san_is_served(apache_factory, backends, pki):
+    """rustls 0.23 verifies a certificate for an IP address: a backend addressed by IP whose
+    certificate has that IP as a SAN (the test leaves carry IP:127.0.0.1) is served; no SNI is
+    sent for an IP (RFC 6066)."""
+    assert ip_sans(pki.leaves["p256"]) == ["127.0.0.1"], "precondition: backend ok's SAN"
     port = ap.free_port()
     a = apache_factory(frontend_body(port, pki, f"ProxyPass /ip/ https://127.0.0.1:{backends.ok}/\n"),
-                       extra_modules=PROXY_MODULES, name="frontend-ip")
-    assert code(get(port, "/ip/hello.txt")) == "502"
-    line = a.wait_for_log(r"TLS handshake with backend .* failed")
-    assert "IP address" in line and "host name" in line, line
+                       extra_modules=PROXY_MODULES, name="frontend-ip", log_level="info tls:debug")
+    before = len(backend_lines(backends.mod_tls, f"p{backends.ok}"))
+    r = get(port, "/ip/hello.txt")
+    assert code(r) == "200", a.error_log()[-2000:]
+    assert r.body == b"hello from the backend\n"
+    line = wait_lines(backends.mod_tls, f"p{backends.ok}", before + 1)[-1]
+    assert "GET /hello.txt" in line and " TLSv1.3 " in line, line
+    assert " sni=- " in line, line   # no SNI for an IP address
+    done = a.wait_for_log(r"TLS handshake with backend 127\.0\.0\.1 .* completed")
+    assert f"(127.0.0.1:{backends.ok})" in done, done
+    assert not [l for l in a.error_log().splitlines() if "[tls:" in l and "failed" in l]
+
+
+def test_ip_literal_backend_without_ip_san_is_502(apache_factory, pki):
+    """The same with a backend whose certificate names only `localhost`: 502, and one line
+    naming the backend and saying the certificate is not valid for its name."""
+    bport, fport = ap.free_ports(2)
+    no_ip = pkimod.issue_leaf(pki, "proxy-no-ip-san", ["localhost"])
+    assert ip_sans(no_ip) == [], "precondition"
+    be = apache_factory(ap.tls_site(bport, no_ip), name="backend-no-ip-san")
+    be.add_file("hello.txt", b"hi\n")
+    a = apache_factory(frontend_body(fport, pki, f"ProxyPass /ip/ https://127.0.0.1:{bport}/\n"
+                                                 f"ProxyPass /name/ https://localhost:{bport}/\n"),
+                       extra_modules=PROXY_MODULES, name="frontend-ip-nosan")
+    mark = a.log_mark()
+    r = get(fport, "/ip/hello.txt")
+    assert code(r) == "502", r.stderr
+    line = a.wait_for_log(rf"TLS handshake with backend 127\.0\.0\.1:{bport} failed", since=mark)
+    assert re.search(r"not valid for the backend's (host )?name", line), line
+    ours = [l for l in a.error_log(mark).splitlines() if "[tls:" in l]
+    assert len(ours) == 1, ours
+    # self-check: the same backend addressed by the name its certificate has is served
+    assert code(get(fport, "/name/hello.txt")) == "200", a.error_log(mark)
 
 
 def test_engine_and_ca_in_proxy_section_only(apache_factory, backends, pki):
