@@ -12,6 +12,7 @@ pub const BAD_RECORD_MAC: u8 = 20;
 pub const RECORD_OVERFLOW: u8 = 22;
 pub const HANDSHAKE_FAILURE: u8 = 40;
 pub const ILLEGAL_PARAMETER: u8 = 47;
+pub const ACCESS_DENIED: u8 = 49;
 pub const DECODE_ERROR: u8 = 50;
 pub const PROTOCOL_VERSION: u8 = 70;
 pub const INTERNAL_ERROR: u8 = 80;
@@ -44,7 +45,8 @@ pub fn alert_for(e: &Error) -> Option<u8> {
         Error::PeerSentOversizedRecord => RECORD_OVERFLOW,
         Error::NoApplicationProtocol => NO_APPLICATION_PROTOCOL,
         Error::UnsupportedNameType => ILLEGAL_PARAMETER,
-        Error::General(why) if why.contains("no server certificate") => HANDSHAKE_FAILURE,
+        // rustls 0.23 refuses a ClientHello no configured certificate suits with access_denied.
+        Error::General(why) if why.contains("no server certificate") => ACCESS_DENIED,
         _ => INTERNAL_ERROR,
     })
 }

@@ -167,7 +167,7 @@ impl tlsb_conn {
 
     /// Records a fatal failure before a rustls connection exists; `alert` holds the alert
     /// rustls made for it (if any), else one is made for the failure's alert.
-    fn fail_early(&mut self, f: Failure, alert: Option<AcceptedAlert>) -> Failure {
+    fn fail_early(&mut self, mut f: Failure, alert: Option<AcceptedAlert>) -> Failure {
         match alert {
             Some(mut a) => {
                 let mut out = Vec::new();
@@ -175,6 +175,10 @@ impl tlsb_conn {
                     if n == 0 {
                         break;
                     }
+                }
+                // Before encryption the alert is one plaintext record: report what is sent.
+                if let [0x15, 0x03, _, 0x00, 0x02, 0x02, description] = out[..] {
+                    f.alert_sent = Some(description);
                 }
                 self.out = out;
             }
@@ -268,8 +272,7 @@ impl tlsb_conn {
                     );
                 } else if matches!(e, rustls::Error::InvalidMessage(_)) {
                     f.message = format!(
-                        "reading the ClientHello failed: the client sent data that is not TLS \
-                         (received corrupt message: {})",
+                        "reading the ClientHello failed: the client sent data that is not TLS ({})",
                         e
                     );
                 }
@@ -775,6 +778,9 @@ pub extern "C" fn tlsb_conn_send_tls(
     // SAFETY: `conn` was non-NULL and alive above; the sink's calls have all returned.
     let c = unsafe { &mut *conn };
     c.end_lending(lent);
+    if result == TLSB_ERR_PANIC {
+        c.poisoned.store(true, Ordering::SeqCst); // as for a panic in any other call on it
+    }
     result
 }
 

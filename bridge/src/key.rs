@@ -114,11 +114,15 @@ fn check_match(key: &CertifiedKey) -> Res<()> {
         Err(Error::InconsistentKeys(InconsistentKeys::KeyMismatch)) => Err(mismatch()),
         // The key cannot tell its public half; nothing to compare (as rustls's own from_der).
         Err(Error::InconsistentKeys(InconsistentKeys::Unknown)) => Ok(()),
-        Err(_) => match key.key.public_key() {
-            Some(spki) if spki.as_ref() == subject_public_key_info(&key.cert[0])? => Ok(()),
-            Some(_) => Err(mismatch()),
-            None => Ok(()),
-        },
+        Err(_) => {
+            let cert_spki = subject_public_key_info(&key.cert[0])
+                .map_err(|f| Failure::new(TLSB_ERR_PEM, format!("the certificate could not be parsed ({})", f.message)))?;
+            match key.key.public_key() {
+                Some(spki) if spki.as_ref() == cert_spki => Ok(()),
+                Some(_) => Err(mismatch()),
+                None => Ok(()),
+            }
+        }
     }
 }
 

@@ -62,6 +62,7 @@ pub fn alert_name(a: u16) -> &'static [u8] {
         115 => b"unknown_psk_identity\0",
         116 => b"certificate_required\0",
         120 => b"no_application_protocol\0",
+        121 => b"ech_required\0",
         TLSB_NO_ALERT => b"none\0",
         _ => b"unknown\0",
     }

@@ -6,17 +6,25 @@ use std::io::{Read, Write};
 use std::os::raw::{c_char, c_int, c_void};
 use std::ptr::{null, null_mut};
 use std::sync::Arc;
-use std::time::SystemTime;
 
-use rustls::client::{ServerCertVerified, ServerCertVerifier, WebPkiVerifier};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
+use rustls::crypto::ring::cipher_suite;
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{
-    AlertDescription, Certificate, ClientConfig, ClientConnection, RootCertStore, ServerName, SignatureScheme,
+    AlertDescription, ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, SignatureScheme,
     SupportedCipherSuite, SupportedProtocolVersion,
 };
 
 use crate::conn::PANIC_IN_PROCESS;
 use crate::ffi::*;
 use crate::*;
+// The C ABI functions live in the modules of their concern.
+use crate::{
+    certinfo::*, client::*, client_verify::*, config::*, conn::*, groups::*, key::*, names::*, ocsp::*, session_store::*,
+    suite_bits::*, ticket_keys::*,
+};
 
 // ---- fixtures ------------------------------------------------------------------------------
 
@@ -25,8 +33,32 @@ fn data(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {}", path, e))
 }
 
+/// The certificates of a PEM file, as DER.
 fn der_certs(name: &str) -> Vec<Vec<u8>> {
-    rustls_pemfile::certs(&mut &data(name)[..]).unwrap()
+    cert_ders(name).into_iter().map(|c| c.as_ref().to_vec()).collect()
+}
+
+fn cert_ders(name: &str) -> Vec<CertificateDer<'static>> {
+    rustls_pemfile::certs(&mut &data(name)[..]).collect::<Result<Vec<_>, _>>().unwrap()
+}
+
+/// The first private key of a PEM file.
+fn private_key(name: &str) -> PrivateKeyDer<'static> {
+    rustls_pemfile::private_key(&mut &data(name)[..]).unwrap().expect("a private key")
+}
+
+/// The trust anchors of a PEM file.
+fn roots_of(name: &str) -> RootCertStore {
+    let mut roots = RootCertStore::empty();
+    for c in cert_ders(name) {
+        roots.add(c).unwrap();
+    }
+    roots
+}
+
+/// ring's provider with exactly these cipher suites (in this order) and its default groups.
+fn provider_with(suites: &[SupportedCipherSuite]) -> Arc<CryptoProvider> {
+    Arc::new(CryptoProvider { cipher_suites: suites.to_vec(), ..rustls::crypto::ring::default_provider() })
 }
 
 fn new_err() -> tlsb_error {
@@ -166,6 +198,17 @@ impl Drop for Config {
 }
 
 fn make_config(versions: &[u16], suites: &[u16], keys: &[&Key], honor: bool, alpn: &[&[u8]]) -> Result<Config, ErrInfo> {
+    make_config_groups(versions, suites, &[], keys, honor, alpn)
+}
+
+fn make_config_groups(
+    versions: &[u16],
+    suites: &[u16],
+    groups: &[u16],
+    keys: &[&Key],
+    honor: bool,
+    alpn: &[&[u8]],
+) -> Result<Config, ErrInfo> {
     let key_ptrs: Vec<*const tlsb_certified_key> = keys.iter().map(|k| k.0 as *const _).collect();
     let alpn_ptrs: Vec<*const u8> = alpn.iter().map(|a| a.as_ptr()).collect();
     let alpn_lens: Vec<usize> = alpn.iter().map(|a| a.len()).collect();
@@ -174,6 +217,8 @@ fn make_config(versions: &[u16], suites: &[u16], keys: &[&Key], honor: bool, alp
         versions_len: versions.len(),
         suites: suites.as_ptr(),
         suites_len: suites.len(),
+        groups: groups.as_ptr(),
+        groups_len: groups.len(),
         keys: key_ptrs.as_ptr(),
         keys_len: key_ptrs.len(),
         honor_client_order: honor as i32,
@@ -193,6 +238,7 @@ fn make_config(versions: &[u16], suites: &[u16], keys: &[&Key], honor: bool, alp
     if r == TLSB_OK {
         Ok(Config(out))
     } else {
+        assert!(out.is_null());
         Err(ErrInfo::from(r, &e))
     }
 }
@@ -203,26 +249,48 @@ fn rsa_config() -> (Key, Config) {
     (k, c)
 }
 
-/// A verifier trusting ca.crt that offers only `schemes` (or webpki's defaults).
+/// A verifier trusting ca.crt that offers only `schemes` (or webpki's defaults) in the
+/// ClientHello's signature_algorithms.
+#[derive(Debug)]
 struct Verifier {
-    inner: WebPkiVerifier,
+    inner: Arc<WebPkiServerVerifier>,
     schemes: Option<Vec<SignatureScheme>>,
+}
+
+/// rustls's verifier for the certificates of ca.crt.
+fn webpki_verifier(provider: &Arc<CryptoProvider>) -> Arc<WebPkiServerVerifier> {
+    WebPkiServerVerifier::builder_with_provider(Arc::new(roots_of("ca.crt")), provider.clone()).build().unwrap()
 }
 
 impl ServerCertVerifier for Verifier {
     fn verify_server_cert(
         &self,
-        end_entity: &Certificate,
-        intermediates: &[Certificate],
-        server_name: &ServerName,
-        scts: &mut dyn Iterator<Item = &[u8]>,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
         ocsp: &[u8],
-        now: SystemTime,
+        now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        self.inner.verify_server_cert(end_entity, intermediates, server_name, scts, ocsp, now)
+        self.inner.verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
     }
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.schemes.clone().unwrap_or_else(WebPkiVerifier::verification_schemes)
+        self.schemes.clone().unwrap_or_else(|| self.inner.supported_verify_schemes())
     }
 }
 
@@ -238,7 +306,7 @@ impl Default for ClientOpts {
     fn default() -> Self {
         ClientOpts {
             versions: rustls::ALL_VERSIONS.to_vec(),
-            suites: rustls::ALL_CIPHER_SUITES.to_vec(),
+            suites: rustls::crypto::ring::ALL_CIPHER_SUITES.to_vec(),
             alpn: Vec::new(),
             schemes: None,
             sni: "localhost",
@@ -247,21 +315,16 @@ impl Default for ClientOpts {
 }
 
 fn client(o: ClientOpts) -> ClientConnection {
-    let mut roots = RootCertStore::empty();
-    for c in der_certs("ca.crt") {
-        roots.add(&Certificate(c)).unwrap();
-    }
-    let mut cfg = ClientConfig::builder()
-        .with_cipher_suites(&o.suites)
-        .with_safe_default_kx_groups()
+    let provider = provider_with(&o.suites);
+    let mut cfg = ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&o.versions)
         .unwrap()
-        .with_root_certificates(roots.clone())
+        .with_root_certificates(roots_of("ca.crt"))
         .with_no_client_auth();
     cfg.alpn_protocols = o.alpn;
     cfg.dangerous()
-        .set_certificate_verifier(Arc::new(Verifier { inner: WebPkiVerifier::new(roots, None), schemes: o.schemes }));
-    ClientConnection::new(Arc::new(cfg), o.sni.try_into().unwrap()).unwrap()
+        .set_certificate_verifier(Arc::new(Verifier { inner: webpki_verifier(&provider), schemes: o.schemes }));
+    ClientConnection::new(Arc::new(cfg), ServerName::try_from(o.sni).unwrap()).unwrap()
 }
 
 // ---- the pump ------------------------------------------------------------------------------
@@ -442,7 +505,7 @@ impl Pair {
     }
 
     fn client_sees_end_entity(&self) -> Vec<u8> {
-        self.client.peer_certificates().unwrap()[0].0.clone()
+        self.client.peer_certificates().unwrap()[0].as_ref().to_vec()
     }
 }
 
@@ -464,7 +527,7 @@ fn tls13_handshake_exchanges_data() {
     assert_eq!(tlsb_conn_protocol_version(p.server), 0x0304);
     assert_eq!(s(tlsb_protocol_version_name(tlsb_conn_protocol_version(p.server))), "TLSv1.3");
     let suite = tlsb_conn_cipher_suite(p.server);
-    assert_eq!(suite, p.client.negotiated_cipher_suite().unwrap().suite().get_u16());
+    assert_eq!(suite, u16::from(p.client.negotiated_cipher_suite().unwrap().suite()));
     assert_eq!(suite, 0x1302, "rustls's first suite, the client's order");
     assert_eq!(p.sni(), b"localhost");
     assert_eq!(p.negotiated_alpn(), b"");
@@ -514,10 +577,10 @@ fn alpn_is_negotiated_from_a_prebuilt_config() {
 fn hello_accessors_report_what_the_client_sent() {
     let (_k, cfg) = rsa_config();
     let cfg_ptr = cfg.0 as *const tlsb_server_config;
-    let suites = vec![rustls::cipher_suite::TLS13_AES_128_GCM_SHA256, rustls::cipher_suite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256];
-    let expected_suites: Vec<u16> = suites.iter().map(|s| s.suite().get_u16()).collect();
+    let suites = vec![cipher_suite::TLS13_AES_128_GCM_SHA256, cipher_suite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256];
+    let expected_suites: Vec<u16> = suites.iter().map(|s| u16::from(s.suite())).collect();
     let schemes = vec![SignatureScheme::RSA_PSS_SHA384, SignatureScheme::RSA_PKCS1_SHA256, SignatureScheme::ECDSA_NISTP256_SHA256];
-    let expected_schemes: Vec<u16> = schemes.iter().map(|s| s.get_u16()).collect();
+    let expected_schemes: Vec<u16> = schemes.iter().map(|s| u16::from(*s)).collect();
     let seen = Arc::new(std::sync::Mutex::new(false));
     let seen2 = seen.clone();
     let hook: Hook = Box::new(move |c, e| {
@@ -573,7 +636,7 @@ fn presented_chain_equals_configured_chain() {
     assert_eq!(tlsb_certified_key_chain_der(k.0, 2, &mut d, &mut l), TLSB_ERR_INVALID);
     let cfg = make_config(&[], &[], &[&k], false, &[]).unwrap();
     let p = Pair::handshake(client(ClientOpts::default()), select(&cfg, b""));
-    let got: Vec<Vec<u8>> = p.client.peer_certificates().unwrap().iter().map(|c| c.0.clone()).collect();
+    let got: Vec<Vec<u8>> = p.client.peer_certificates().unwrap().iter().map(|c| c.as_ref().to_vec()).collect();
     assert_eq!(got, expected);
 }
 
@@ -633,7 +696,7 @@ fn key_choice_follows_client_capabilities() {
         let p = Pair::handshake(
             client(ClientOpts {
                 versions: vec![&rustls::version::TLS12],
-                suites: vec![rustls::cipher_suite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256],
+                suites: vec![cipher_suite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256],
                 ..Default::default()
             }),
             select(&cfg, b""),
@@ -641,14 +704,16 @@ fn key_choice_follows_client_capabilities() {
         assert_eq!(p.client_sees_end_entity(), ec_der);
         assert_eq!(tlsb_conn_cipher_suite(p.server), 0xC02B);
     }
-    // Only an RSA key, client can only verify ECDSA: no certificate, handshake_failure.
+    // Only an RSA key, client can only verify ECDSA: no certificate. rustls 0.23 refuses with
+    // access_denied (0.20: handshake_failure); error.alert_sent is the alert on the wire.
     let cfg = make_config(&[], &[], &[&rsa], false, &[]).unwrap();
     let mut p = Pair::new(client(ClientOpts { schemes: Some(vec![SignatureScheme::ECDSA_NISTP256_SHA256]), ..Default::default() }), select(&cfg, b""));
     p.pump();
     let e = p.server_err.clone().unwrap();
-    assert_eq!((e.code, e.alert_sent), (TLSB_ERR_TLS, 40));
     assert!(e.message.contains("no configured certificate"), "{}", e.message);
-    assert_eq!(p.client_err, Some(rustls::Error::AlertReceived(AlertDescription::HandshakeFailure)));
+    assert_eq!(p.server_wire, vec![0x15, 3, 3, 0, 2, 2, e.alert_sent as u8], "alert_sent is not the alert sent");
+    assert_eq!((e.code, e.alert_sent), (TLSB_ERR_TLS, 49));
+    assert_eq!(p.client_err, Some(rustls::Error::AlertReceived(AlertDescription::AccessDenied)));
 }
 
 #[test]
@@ -715,7 +780,10 @@ fn feed_raw(bytes: &[u8], eof: bool) -> (ErrInfo, Vec<u8>) {
 fn garbage_bytes_fail_with_decode_error() {
     let (e, out) = feed_raw(b"\x99\x98 this is not TLS at all \x00\x01", false);
     assert_eq!((e.code, e.alert_sent), (TLSB_ERR_TLS, 50));
-    assert_eq!(e.message, "reading the ClientHello failed: the client sent data that is not TLS (received corrupt message)");
+    assert_eq!(
+        e.message,
+        "reading the ClientHello failed: the client sent data that is not TLS (received corrupt message of type InvalidContentType)"
+    );
     assert_eq!(out, vec![0x15, 3, 3, 0, 2, 2, 50]);
     // A handshake record whose message is not a ClientHello.
     let (e, out) = feed_raw(&[0x16, 3, 1, 0, 4, 2, 0, 0, 0], false);
@@ -830,8 +898,11 @@ fn client_alert_is_reported_as_received() {
     let e = p.server_err.clone().expect("server saw the alert");
     assert_eq!(e.code, TLSB_ERR_TLS);
     assert_eq!(e.alert_sent, TLSB_NO_ALERT);
-    assert_eq!(s(tlsb_alert_name(e.alert_received)), "bad_certificate");
-    assert!(e.message.contains("the client sent a fatal alert: bad_certificate"), "{}", e.message);
+    // rustls 0.23 names the reason (0.20 sent bad_certificate for every refusal).
+    use rustls::CertificateError::{Expired, ExpiredContext};
+    assert!(matches!(p.client_err, Some(rustls::Error::InvalidCertificate(Expired | ExpiredContext { .. }))), "{:?}", p.client_err);
+    assert_eq!(s(tlsb_alert_name(e.alert_received)), "certificate_expired");
+    assert!(e.message.contains("the client sent a fatal alert: certificate_expired"), "{}", e.message);
 }
 
 // ---- certified keys and configs --------------------------------------------------------------
@@ -871,7 +942,7 @@ fn certified_key_errors() {
     assert!(e.message.starts_with("invalid PEM data in the certificate file"), "{}", e.message);
     // Valid base64, not a certificate.
     let e = key_err(b"-----BEGIN CERTIFICATE-----\naGVsbG8gd29ybGQ=\n-----END CERTIFICATE-----\n", &data("rsa.key"));
-    assert_eq!(e.code, TLSB_ERR_PEM);
+    assert_eq!(e.code, TLSB_ERR_PEM, "{}", e.message);
     assert!(e.message.starts_with("the certificate could not be parsed"), "{}", e.message);
     let e = key_err(&rsa_crt, b"");
     assert_eq!(e.code, TLSB_ERR_PEM);
@@ -930,11 +1001,12 @@ fn static_names() {
     assert_eq!(s(tlsb_cipher_suite_name(0x1301)), "TLS_AES_128_GCM_SHA256");
     assert_eq!(s(tlsb_cipher_suite_name(0x0035)), "unknown");
     assert_eq!(s(tlsb_protocol_version_name(0x0301)), "unknown");
-    assert_eq!(s(tlsb_rustls_version()), "rustls/0.20.8");
+    assert_eq!(s(tlsb_rustls_version()), format!("rustls/{}", locked_version("rustls")));
+    assert!(s(tlsb_rustls_version()).starts_with("rustls/0.23."), "{}", s(tlsb_rustls_version()));
     let (mut p, mut n) = (null(), 0);
     assert_eq!(tlsb_supported_cipher_suites(&mut p, &mut n), TLSB_OK);
     let ids = unsafe { std::slice::from_raw_parts(p, n) };
-    let want: Vec<u16> = rustls::ALL_CIPHER_SUITES.iter().map(|s| s.suite().get_u16()).collect();
+    let want: Vec<u16> = rustls::crypto::ring::ALL_CIPHER_SUITES.iter().map(|s| u16::from(s.suite())).collect();
     assert_eq!(ids, &want[..]);
     for id in ids {
         assert_ne!(s(tlsb_cipher_suite_name(*id)), "unknown");
@@ -945,6 +1017,69 @@ fn static_names() {
         if !matches!(d, AlertDescription::Unknown(_)) {
             assert_ne!(s(tlsb_alert_name(a as u16)), "unknown", "{:?}", d);
         }
+    }
+}
+
+/// The version of `package` that Cargo.lock pins (the one linked).
+fn locked_version(package: &str) -> String {
+    let path = format!("{}/Cargo.lock", env!("CARGO_MANIFEST_DIR"));
+    let lock = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {}", path, e));
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line.trim() == format!("name = \"{}\"", package) {
+            let v = lines.next().unwrap().trim();
+            return v.strip_prefix("version = \"").unwrap().trim_end_matches('"').to_string();
+        }
+    }
+    panic!("{} is not in Cargo.lock", package)
+}
+
+/// The static lookups answer through their panic guard: every value, including the fallbacks.
+#[test]
+fn guarded_lookups_return_their_values() {
+    for (r, name) in [
+        (TLSB_OK, "TLSB_OK"),
+        (TLSB_WOULD_BLOCK, "TLSB_WOULD_BLOCK"),
+        (TLSB_CLOSED, "TLSB_CLOSED"),
+        (TLSB_ERR_NULL, "TLSB_ERR_NULL"),
+        (TLSB_ERR_INVALID, "TLSB_ERR_INVALID"),
+        (TLSB_ERR_PANIC, "TLSB_ERR_PANIC"),
+        (TLSB_ERR_PEM, "TLSB_ERR_PEM"),
+        (TLSB_ERR_KEY, "TLSB_ERR_KEY"),
+        (TLSB_ERR_KEY_MISMATCH, "TLSB_ERR_KEY_MISMATCH"),
+        (TLSB_ERR_CONFIG, "TLSB_ERR_CONFIG"),
+        (TLSB_ERR_BUFFER, "TLSB_ERR_BUFFER"),
+        (TLSB_ERR_IO, "TLSB_ERR_IO"),
+    ] {
+        assert_eq!(s(tlsb_result_name(r as u32)), name);
+    }
+    assert_eq!(s(tlsb_result_name(u32::MAX)), "unknown");
+    assert_eq!(s(tlsb_alert_name(44)), "certificate_revoked");
+    assert_eq!(s(tlsb_alert_name(49)), "access_denied");
+    assert_eq!(s(tlsb_alert_name(TLSB_NO_ALERT)), "none");
+    assert_eq!(s(tlsb_alert_name(256)), "unknown");
+    assert_eq!(s(tlsb_cipher_suite_name(0x1303)), "TLS_CHACHA20_POLY1305_SHA256");
+    assert_eq!(s(tlsb_cipher_suite_name(0xCCA9)), "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256");
+    assert_eq!(s(tlsb_cipher_suite_name(0xFFFF)), "unknown");
+    assert_eq!(s(tlsb_protocol_version_name(0x0304)), "TLSv1.3");
+    assert_eq!(s(tlsb_protocol_version_name(0)), "unknown");
+    // The same static string every time.
+    assert_eq!(tlsb_rustls_version(), tlsb_rustls_version());
+    assert_eq!(s(tlsb_rustls_version()), format!("rustls/{}", locked_version("rustls")));
+    assert_eq!(tlsb_cipher_suite_key_bits(0x1302), 256);
+    assert_eq!(tlsb_cipher_suite_key_bits(0xC02F), 128);
+    assert_eq!(tlsb_cipher_suite_key_bits(0xFFFF), 0);
+    for (g, name) in [(0x11EC, "X25519MLKEM768"), (0x001D, "x25519"), (0x0017, "secp256r1"), (0x0018, "secp384r1")] {
+        assert_eq!(s(tlsb_kx_group_name(g)), name);
+    }
+    assert_eq!(s(tlsb_kx_group_name(0x0019)), "unknown");
+    assert_eq!(s(tlsb_kx_group_name(0)), "unknown");
+    // Every suite rustls implements has a key size and a name.
+    for suite in rustls::crypto::ring::ALL_CIPHER_SUITES {
+        let id = u16::from(suite.suite());
+        assert!(tlsb_cipher_suite_key_bits(id) == 128 || tlsb_cipher_suite_key_bits(id) == 256, "{:04x}", id);
+        let name = s(tlsb_cipher_suite_name(id));
+        assert!(name.starts_with("TLS_") && name.ends_with(if id == 0x1302 || id == 0xC02C || id == 0xC030 { "_SHA384" } else { "_SHA256" }), "{:04x}: {}", id, name);
     }
 }
 
@@ -987,7 +1122,8 @@ fn null_arguments_are_refused() {
     assert_eq!(s(tlsb_certified_key_algorithm(null())), "unknown");
     assert_eq!(tlsb_server_config_new(null(), &mut cout, &mut e), TLSB_ERR_NULL);
     let params = tlsb_server_config_params {
-        versions: null(), versions_len: 0, suites: null(), suites_len: 0, keys: null(), keys_len: 1,
+        versions: null(), versions_len: 0, suites: null(), suites_len: 0, groups: null(), groups_len: 0,
+        keys: null(), keys_len: 1,
         honor_client_order: 0, alpn: null(), alpn_lens: null(), alpn_len: 0, client_verifier: null(),
         session_store: null(), no_session_cache: 0, ticket_keys: null(),
         session_scope: null(), session_scope_len: 0,
@@ -1223,6 +1359,275 @@ fn send_tls_lends_the_queued_alert() {
     p.feed_client(&sink.bytes());
     assert_eq!(p.client_err, Some(rustls::Error::AlertReceived(AlertDescription::UnrecognisedName)));
 }
+
+/// The ctx of `reentering_sink`: the connection whose records it is lent, and what its calls back
+/// into that connection returned.
+struct Reentry {
+    conn: *mut tlsb_conn,
+    sink: Sink,
+    /// (result, error code, message) of tlsb_conn_process, per batch.
+    process: Vec<(tlsb_result, u32, String)>,
+    /// (result, *consumed, error code, message) of tlsb_conn_read_tls, per batch.
+    read_tls: Vec<(tlsb_result, usize, u32, String)>,
+    /// tlsb_conn_wants_write and tlsb_conn_protocol_version, per batch.
+    wants_write: Vec<c_int>,
+    version: Vec<u16>,
+    /// (result, error code, batches offered to its sink) of a nested tlsb_conn_send_tls.
+    nested_send: Vec<(tlsb_result, u32, usize)>,
+}
+
+/// A sink that calls back into the connection it is lending from (which the header forbids):
+/// tlsb_conn_process and tlsb_conn_read_tls (3 bytes of a record header, which would corrupt the
+/// stream if they were taken), two value queries and a nested tlsb_conn_send_tls; then it records
+/// the batch as `record_sink`.
+unsafe extern "C" fn reentering_sink(ctx: *mut c_void, batch: *const tlsb_slice, count: usize) -> c_int {
+    let r = &mut *(ctx as *mut Reentry);
+    let mut e = new_err();
+    let code = tlsb_conn_process(r.conn, &mut e);
+    r.process.push((code, e.code, msg(&e)));
+    let mut e = new_err();
+    let mut consumed = 77;
+    let code = tlsb_conn_read_tls(r.conn, b"\x17\x03\x03".as_ptr(), 3, &mut consumed, &mut e);
+    r.read_tls.push((code, consumed, e.code, msg(&e)));
+    r.wants_write.push(tlsb_conn_wants_write(r.conn));
+    r.version.push(tlsb_conn_protocol_version(r.conn));
+    let mut nested = Sink::default();
+    let (mut sent, mut e) = (0, new_err());
+    let code = tlsb_conn_send_tls(r.conn, Some(record_sink), &mut nested as *mut Sink as *mut c_void, &mut sent, &mut e);
+    r.nested_send.push((code, e.code, nested.calls));
+    record_sink(&mut r.sink as *mut Sink as *mut c_void, batch, count)
+}
+
+impl Reentry {
+    fn new(conn: *mut tlsb_conn) -> Reentry {
+        Reentry {
+            conn,
+            sink: Sink::default(),
+            process: Vec::new(),
+            read_tls: Vec::new(),
+            wants_write: Vec::new(),
+            version: Vec::new(),
+            nested_send: Vec::new(),
+        }
+    }
+
+    fn send(&mut self) -> (tlsb_result, usize, tlsb_error) {
+        let mut sent = usize::MAX;
+        let mut e = new_err();
+        let r = tlsb_conn_send_tls(self.conn, Some(reentering_sink), self as *mut Reentry as *mut c_void, &mut sent, &mut e);
+        assert_eq!(self.sink.null_slices, 0, "a lent slice had a NULL data pointer");
+        (r, sent, e)
+    }
+
+    /// Every call back into the connection was refused, as the header says.
+    fn assert_all_refused(&self) {
+        let batches = self.sink.calls;
+        assert!(batches >= 1);
+        assert_eq!((self.process.len(), self.read_tls.len()), (batches, batches));
+        for (code, e_code, text) in &self.process {
+            assert_eq!((*code, *e_code), (TLSB_ERR_INVALID, TLSB_ERR_INVALID as u32), "{}", text);
+            assert!(text.contains("callback"), "{}", text);
+        }
+        for (code, consumed, e_code, text) in &self.read_tls {
+            assert_eq!((*code, *e_code), (TLSB_ERR_INVALID, TLSB_ERR_INVALID as u32), "{}", text);
+            assert!(text.contains("callback"), "{}", text);
+            assert!(*consumed == 0 || *consumed == 77, "the refused call reports {} bytes taken", consumed);
+        }
+        // Nor can the sink send the records it is being lent.
+        assert_eq!(self.nested_send.len(), batches);
+        for (code, e_code, calls) in &self.nested_send {
+            assert_eq!((*code, *e_code, *calls), (TLSB_ERR_INVALID, TLSB_ERR_INVALID as u32, 0));
+        }
+        // Value queries answer their default (0), whatever the connection's state.
+        assert!(self.wants_write.iter().all(|w| *w == 0), "{:?}", self.wants_write);
+        assert!(self.version.iter().all(|v| *v == 0), "{:?}", self.version);
+    }
+}
+
+#[test]
+fn send_tls_refuses_calls_from_its_sink() {
+    let (_k, cfg) = rsa_config();
+    for v in [&rustls::version::TLS13, &rustls::version::TLS12] {
+        let mut p = Pair::handshake(client(ClientOpts { versions: vec![v], ..Default::default() }), select(&cfg, b""));
+        let want = queue_200k(&mut p);
+        let mut r = Reentry::new(p.server);
+        let (code, sent, e) = r.send();
+        // The outer call is unaffected: it lends everything, each byte once, in order.
+        assert_eq!(code, TLSB_OK, "{}", msg(&e));
+        let wire = r.sink.bytes();
+        assert_eq!(sent, wire.len());
+        assert!(r.sink.calls >= 4, "{} batches", r.sink.calls);
+        assert_eq!(r.sink.calls, r.sink.accepted.len());
+        for batch in &r.sink.accepted {
+            assert_whole_records(batch);
+        }
+        r.assert_all_refused();
+        assert_eq!(tlsb_conn_wants_write(p.server), 0);
+        p.feed_client(&wire);
+        assert!(p.client_err.is_none(), "{:?}", p.client_err);
+        assert!(p.client_plain == want, "the client decrypted {} bytes, not the {} written", p.client_plain.len(), want.len());
+        // The connection is whole again: its state is back, nothing refused was taken.
+        assert_eq!(tlsb_conn_protocol_version(p.server), u16::from(v.version));
+        p.client_plain.clear();
+        exchange(&mut p);
+        let mut again = Reentry::new(p.server);
+        assert_eq!(again.send().0, TLSB_OK);
+        assert_eq!(again.sink.calls, 0, "nothing was left queued");
+    }
+    // During the handshake (the server's first flight), and for an alert made before a rustls
+    // connection existed.
+    let mut p = Pair::new(client(ClientOpts::default()), select(&cfg, b""));
+    let hello = p.client_output();
+    p.feed_server(&hello);
+    let mut r = Reentry::new(p.server);
+    let (code, sent, _) = r.send();
+    assert_eq!(code, TLSB_OK);
+    r.assert_all_refused();
+    assert_eq!(sent, r.sink.bytes().len());
+    p.feed_client(&r.sink.bytes());
+    p.pump();
+    assert!(p.server_err.is_none() && p.client_err.is_none(), "{:?} {:?}", p.server_err, p.client_err);
+    exchange(&mut p);
+
+    let hook: Hook = Box::new(|c, e| tlsb_conn_reject(c, 112, e));
+    let mut p = Pair::new(client(ClientOpts::default()), hook);
+    let hello = p.client_output();
+    p.feed_server(&hello);
+    let mut r = Reentry::new(p.server);
+    let (code, sent, _) = r.send();
+    assert_eq!((code, sent), (TLSB_OK, 7));
+    r.assert_all_refused();
+    assert_eq!(r.sink.accepted, vec![vec![vec![0x15, 3, 3, 0, 2, 2, 112]]]);
+    // Afterwards the connection answers as before: dead by the rejection, nothing left to send.
+    let mut e = new_err();
+    assert_eq!(tlsb_conn_process(p.server, &mut e), TLSB_ERR_TLS);
+    assert_eq!(e.alert_sent, 112);
+    assert_eq!(tlsb_conn_wants_write(p.server), 0);
+}
+
+// ---- handles passed inside other calls' arguments ----------------------------------------------
+
+/// Poisons a handle as a caught panic does (ffi::run sets the same flag).
+fn poison<T: Handle>(h: *const T) {
+    unsafe { &*h }.poison_flag().store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+#[test]
+fn poisoned_handles_in_arguments_are_refused() {
+    let good = load("rsa.crt", "rsa.key");
+    let bad = load("ecdsa-p256.crt", "ecdsa-p256.key");
+    poison(bad.0);
+    assert_eq!(tlsb_certified_key_chain_len(bad.0), 0);
+    for keys in [vec![&bad], vec![&good, &bad], vec![&bad, &good]] {
+        let e = make_config(&[], &[], &keys, false, &[]).err().expect("refused");
+        assert_eq!(e.code, TLSB_ERR_PANIC);
+        assert!(e.message.contains("poisoned"), "{}", e.message);
+    }
+    // In a client config's keys too.
+    let ca = data("ca.crt");
+    let kp = [good.0 as *const tlsb_certified_key, bad.0 as *const tlsb_certified_key];
+    let params = tlsb_client_config_params {
+        versions: null(), versions_len: 0, suites: null(), suites_len: 0, groups: null(), groups_len: 0,
+        ca_pem: ca.as_ptr(), ca_len: ca.len(), keys: kp.as_ptr(), keys_len: 2,
+    };
+    let (mut out, mut e) = (null_mut(), new_err());
+    assert_eq!(tlsb_client_config_new(&params, &mut out, &mut e), TLSB_ERR_PANIC);
+    assert!(out.is_null());
+    assert!(msg(&e).contains("poisoned"), "{}", msg(&e));
+    assert_eq!(tlsb_client_config_new(&tlsb_client_config_params { keys_len: 1, ..params }, &mut out, &mut e), TLSB_OK);
+    // A poisoned client config makes no connection.
+    poison(out);
+    let mut conn = null_mut();
+    assert_eq!(tlsb_conn_new_client(out, &mut conn), TLSB_ERR_PANIC);
+    assert!(conn.is_null());
+    tlsb_client_config_free(out);
+
+    // A poisoned server config is not selected; the ClientHello stays ready for another.
+    let (_k, cfg) = rsa_config();
+    let (_k2, poisoned_cfg) = rsa_config();
+    poison(poisoned_cfg.0);
+    let cfg_ptr = cfg.0 as *const tlsb_server_config;
+    let bad_ptr = poisoned_cfg.0 as *const tlsb_server_config;
+    let hook: Hook = Box::new(move |c, e| {
+        let mut e2 = new_err();
+        assert_eq!(tlsb_conn_select_config(c, bad_ptr, null(), 0, &mut e2), TLSB_ERR_PANIC);
+        assert!(msg(&e2).contains("poisoned"), "{}", msg(&e2));
+        tlsb_conn_select_config(c, cfg_ptr, null(), 0, e)
+    });
+    let mut p = Pair::handshake(client(ClientOpts::default()), hook);
+    exchange(&mut p);
+    // The good key still makes configs.
+    assert!(make_config(&[], &[], &[&good], false, &[]).is_ok());
+}
+
+// ---- SNI -----------------------------------------------------------------------------------------
+
+/// Replaces the host name of a ClientHello's server_name extension with another of the same
+/// length (the handshake transcript then differs from the client's: only the server's first
+/// flight can follow).
+fn with_sni(hello: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    assert_eq!(from.len(), to.len());
+    let at = hello.windows(from.len()).position(|w| w == from).expect("the SNI in the ClientHello");
+    // server_name extension: type 0, then lengths, then name_type 0 and the name's length.
+    assert_eq!(&hello[at - 9..at - 7], &[0, 0], "not the server_name extension");
+    assert_eq!(hello[at - 3], 0, "not a host_name");
+    let mut out = hello.to_vec();
+    out[at..at + to.len()].copy_from_slice(to);
+    out
+}
+
+/// rustls 0.23 takes an IP literal in SNI (RFC 6066 forbids it; some clients send it anyway) as no
+/// SNI: the ClientHello is ready with an empty hello SNI and the handshake goes on.
+#[test]
+fn ip_literal_in_sni_reads_as_no_sni() {
+    let (_k, cfg) = rsa_config();
+    for v in [&rustls::version::TLS13, &rustls::version::TLS12] {
+        let mut c = client(ClientOpts { versions: vec![v], ..Default::default() });
+        let mut hello = Vec::new();
+        c.write_tls(&mut hello).unwrap();
+        let hello = with_sni(&hello, b"localhost", b"127.0.0.1");
+        let mut conn = null_mut();
+        assert_eq!(tlsb_conn_new_server(&mut conn), TLSB_OK);
+        let (mut n, mut e) = (0, new_err());
+        assert_eq!(tlsb_conn_read_tls(conn, hello.as_ptr(), hello.len(), &mut n, &mut e), TLSB_OK);
+        assert_eq!(n, hello.len());
+        assert_eq!(tlsb_conn_process(conn, &mut e), TLSB_HELLO_READY, "{}", msg(&e));
+        let (mut p, mut l) = (null(), 99);
+        assert_eq!(tlsb_conn_hello_sni(conn, &mut p, &mut l), TLSB_OK);
+        assert_eq!(l, 0);
+        assert!(!p.is_null());
+        assert_eq!(tlsb_conn_select_config(conn, cfg.0, null(), 0, &mut e), TLSB_OK, "{}", msg(&e));
+        let (r, out) = drain_tls(conn);
+        assert_eq!(r, TLSB_OK);
+        // A ServerHello (handshake record, message type 2), with our certificate chosen.
+        assert!(out.len() > 9 && out[0] == 0x16 && out[5] == 2, "{:02x?}", &out[..out.len().min(9)]);
+        assert_eq!(tlsb_conn_protocol_version(conn), u16::from(v.version));
+        assert_eq!(tlsb_conn_is_handshaking(conn), 1);
+        assert_eq!(tlsb_conn_server_cert_count(conn), 1);
+        let (mut p, mut l) = (null(), 99);
+        assert_eq!(tlsb_conn_sni(conn, &mut p, &mut l), TLSB_OK);
+        assert_eq!(l, 0);
+        tlsb_conn_free(conn);
+    }
+    // A host name there is the hello SNI, as sent.
+    let mut c = client(ClientOpts { sni: "example.test", ..Default::default() });
+    let mut hello = Vec::new();
+    c.write_tls(&mut hello).unwrap();
+    let hello = with_sni(&hello, b"example.test", b"examp1e.test");
+    let mut conn = null_mut();
+    assert_eq!(tlsb_conn_new_server(&mut conn), TLSB_OK);
+    let mut n = 0;
+    assert_eq!(tlsb_conn_read_tls(conn, hello.as_ptr(), hello.len(), &mut n, null_mut()), TLSB_OK);
+    assert_eq!(tlsb_conn_process(conn, null_mut()), TLSB_HELLO_READY);
+    let (mut p, mut l) = (null(), 0);
+    assert_eq!(tlsb_conn_hello_sni(conn, &mut p, &mut l), TLSB_OK);
+    assert_eq!(unsafe { span(p, l) }, b"examp1e.test");
+    tlsb_conn_free(conn);
+}
+
+// Key exchange groups (TLSGroups): configured, negotiated, reported.
+#[path = "tests_groups.rs"]
+mod groups_tests;
 
 // Certificate fields, resumption and the certificate sent (SSL_* variables).
 #[path = "tests_vars.rs"]

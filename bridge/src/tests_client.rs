@@ -4,7 +4,8 @@ use std::ptr::{null, null_mut};
 
 use crate::ffi::*;
 use crate::tests::drain_tls;
-use crate::*;
+// The C ABI functions live in the modules of their concern.
+use crate::{client::*, config::*, conn::*, key::*};
 
 fn data(name: &str) -> Vec<u8> {
     std::fs::read(format!("{}/tests/data/{}", env!("CARGO_MANIFEST_DIR"), name)).unwrap()
@@ -27,11 +28,22 @@ impl Drop for ClientConfig {
 }
 
 fn client_config(ca: &[u8], versions: &[u16], keys: &[*const tlsb_certified_key]) -> Result<ClientConfig, (tlsb_result, String)> {
+    client_config_groups(ca, versions, &[], keys)
+}
+
+fn client_config_groups(
+    ca: &[u8],
+    versions: &[u16],
+    groups: &[u16],
+    keys: &[*const tlsb_certified_key],
+) -> Result<ClientConfig, (tlsb_result, String)> {
     let params = tlsb_client_config_params {
         versions: versions.as_ptr(),
         versions_len: versions.len(),
         suites: null(),
         suites_len: 0,
+        groups: groups.as_ptr(),
+        groups_len: groups.len(),
         ca_pem: ca.as_ptr(),
         ca_len: ca.len(),
         keys: keys.as_ptr(),
@@ -61,7 +73,11 @@ impl Drop for Server {
 }
 
 fn server(versions: &[u16]) -> Server {
-    let (cert, key) = (data("rsa.crt"), data("rsa.key"));
+    server_with("rsa.crt", "rsa.key", versions, &[])
+}
+
+fn server_with(cert: &str, key: &str, versions: &[u16], groups: &[u16]) -> Server {
+    let (cert, key) = (data(cert), data(key));
     let mut k = null_mut();
     assert_eq!(tlsb_certified_key_new(cert.as_ptr(), cert.len(), key.as_ptr(), key.len(), &mut k, null_mut()), TLSB_OK);
     let keys = [k as *const tlsb_certified_key];
@@ -73,6 +89,8 @@ fn server(versions: &[u16]) -> Server {
         versions_len: versions.len(),
         suites: null(),
         suites_len: 0,
+        groups: groups.as_ptr(),
+        groups_len: groups.len(),
         keys: keys.as_ptr(),
         keys_len: 1,
         honor_client_order: 1,
@@ -239,8 +257,10 @@ fn unknown_issuer_is_refused_with_a_reason() {
     let (code, text) = cerr.expect("the client must refuse the certificate");
     assert_eq!(code, TLSB_ERR_TLS);
     assert!(text.contains("not issued by a trusted CA"), "{}", text);
-    // The server learns why: the client sent bad_certificate.
-    assert!(serr.expect("server error").1.contains("bad_certificate"));
+    // The server learns why: the client sent unknown_ca (rustls 0.20 sent bad_certificate).
+    let (code, text) = serr.expect("server error");
+    assert_eq!(code, TLSB_ERR_TLS);
+    assert!(text.contains("the client sent a fatal alert: unknown_ca"), "{}", text);
 }
 
 #[test]
@@ -265,16 +285,71 @@ fn protocol_mismatch_names_the_alert() {
     assert!(text.contains("the backend sent a fatal alert: protocol_version"), "{}", text);
 }
 
+/// The SNI the server connection saw in the ClientHello.
+fn server_saw_sni(srv: &Conn) -> Vec<u8> {
+    let (mut p, mut len) = (null(), 0);
+    assert_eq!(tlsb_conn_sni(srv.0, &mut p, &mut len), TLSB_OK);
+    unsafe { std::slice::from_raw_parts(p, len) }.to_vec()
+}
+
 #[test]
-fn ip_literal_server_names_are_a_clear_error() {
+fn ip_literal_server_names_send_no_sni_and_verify_ip_addresses() {
     let cfg = client_config(&data("ca.crt"), &[], &[]).unwrap();
+    // ip.crt names 127.0.0.1 and ::1 (IP address SANs only).
+    let srv_cfg = server_with("ip.crt", "ip.key", &[], &[]);
     for ip in ["127.0.0.1", "::1", "[::1]"] {
-        let (code, text) = new_client(&cfg, ip, "").err().expect("IP literal must fail");
-        assert_eq!(code, TLSB_ERR_CONFIG);
-        assert!(text.contains("IP address"), "{}", text);
+        let client = new_client(&cfg, ip, "").unwrap_or_else(|e| panic!("{}: {:?}", ip, e));
+        let srv = new_server_conn();
+        let (cerr, serr) = pump(&client, &srv, &srv_cfg);
+        assert!(cerr.is_none() && serr.is_none(), "{}: {:?} {:?}", ip, cerr, serr);
+        assert_eq!(tlsb_conn_is_handshaking(client.0), 0);
+        assert_eq!(server_saw_sni(&srv), b"", "{}: an IP address is not sent as SNI", ip);
+        let mut n = 0;
+        assert_eq!(tlsb_conn_write_plain(client.0, b"GET /".as_ptr(), 5, &mut n, null_mut()), TLSB_OK);
+        pump(&client, &srv, &srv_cfg);
+        assert_eq!(read_all(&srv), b"GET /");
     }
-    let (code, _) = new_client(&cfg, "not a name", "").err().expect("invalid name must fail");
+    // Another address, or a certificate naming only host names: refused by name.
+    for (ip, srv_cfg) in [("127.0.0.2", &srv_cfg), ("127.0.0.1", &server(&[]))] {
+        let client = new_client(&cfg, ip, "").unwrap();
+        let srv = new_server_conn();
+        let (cerr, _) = pump(&client, &srv, srv_cfg);
+        let (code, text) = cerr.expect("name mismatch must fail");
+        assert_eq!(code, TLSB_ERR_TLS);
+        assert!(text.contains("not valid for the backend's host name"), "{}", text);
+        assert_eq!(server_saw_sni(&srv), b"");
+    }
+    for bad in ["not a name", "", "999.1.1.1.", "a..b"] {
+        let (code, text) = new_client(&cfg, bad, "").err().unwrap_or_else(|| panic!("'{}' must fail", bad));
+        assert_eq!(code, TLSB_ERR_CONFIG);
+        assert!(text.contains("is not a valid DNS name or IP address"), "{}", text);
+    }
+}
+
+#[test]
+fn configured_groups_are_offered_and_negotiated() {
+    for versions in [&[0x0304u16][..], &[0x0303u16][..]] {
+        // The client offers only secp384r1; the server takes any.
+        let cfg = client_config_groups(&data("ca.crt"), versions, &[0x0018], &[]).unwrap();
+        let srv_cfg = server(&[]);
+        let client = new_client(&cfg, "localhost", "").unwrap();
+        let srv = new_server_conn();
+        let (cerr, serr) = pump(&client, &srv, &srv_cfg);
+        assert!(cerr.is_none() && serr.is_none(), "{:?} {:?}", cerr, serr);
+        assert_eq!(tlsb_conn_kx_group(client.0), 0x0018);
+        assert_eq!(tlsb_conn_kx_group(srv.0), 0x0018);
+        // No group in common.
+        let srv_cfg = server_with("rsa.crt", "rsa.key", &[], &[0x0017]);
+        let client = new_client(&cfg, "localhost", "").unwrap();
+        let srv = new_server_conn();
+        let (cerr, serr) = pump(&client, &srv, &srv_cfg);
+        let (_, text) = cerr.expect("no common group");
+        assert!(text.contains("the backend sent a fatal alert: handshake_failure"), "{}", text);
+        assert!(serr.is_some());
+    }
+    let (code, text) = client_config_groups(&data("ca.crt"), &[], &[0x0019], &[]).err().unwrap();
     assert_eq!(code, TLSB_ERR_CONFIG);
+    assert!(text.contains("0x0019"), "{}", text);
 }
 
 #[test]

@@ -1,5 +1,9 @@
 //! Client certificate authentication: the verifier built from TLSClientCA / TLSClientCRL data
-//! (tests/data/make_client_auth.sh, made with `openssl ca`), driven by a rustls client in memory.
+//! (tests/data/make_client_auth.sh and make_client_dated.sh, made with `openssl ca`), driven by a
+//! rustls client in memory.
+
+use rustls::client::ResolvesClientCert;
+use rustls::sign::CertifiedKey;
 
 use super::*;
 use crate::client_verify::{MODE_OPTIONAL, MODE_REQUIRED};
@@ -14,7 +18,11 @@ impl Drop for Verifier {
 const NOW_2026: i64 = 1_795_621_019;
 
 fn verifier(mode: u32, crls: &[&str]) -> Verifier {
-    let ca = data("client-ca.crt");
+    verifier_of("client-ca.crt", mode, crls)
+}
+
+fn verifier_of(ca_file: &str, mode: u32, crls: &[&str]) -> Verifier {
+    let ca = data(ca_file);
     let mut out = null_mut();
     let mut e = new_err();
     assert_eq!(tlsb_client_verifier_new(mode, ca.as_ptr(), ca.len(), &mut out, &mut e), TLSB_OK, "{}", msg(&e));
@@ -40,7 +48,8 @@ fn add_crls(v: &Verifier, file: &[u8]) -> Result<usize, ErrInfo> {
 fn config_with(v: &Verifier, k: &Key) -> Config {
     let kp = k.0 as *const tlsb_certified_key;
     let params = tlsb_server_config_params {
-        versions: null(), versions_len: 0, suites: null(), suites_len: 0, keys: &kp, keys_len: 1,
+        versions: null(), versions_len: 0, suites: null(), suites_len: 0, groups: null(), groups_len: 0,
+        keys: &kp, keys_len: 1,
         honor_client_order: 0, alpn: null(), alpn_lens: null(), alpn_len: 0,
         client_verifier: v.0,
         session_store: null(), no_session_cache: 0, ticket_keys: null(),
@@ -52,45 +61,52 @@ fn config_with(v: &Verifier, k: &Key) -> Config {
     Config(out)
 }
 
+/// Offers one certificate, whether or not its key belongs to it (rustls's own
+/// `with_client_auth_cert` refuses a key that does not).
+#[derive(Debug)]
+struct OneCert(Arc<CertifiedKey>);
+
+impl ResolvesClientCert for OneCert {
+    fn resolve(&self, _root_hints: &[&[u8]], _schemes: &[SignatureScheme]) -> Option<Arc<CertifiedKey>> {
+        Some(self.0.clone())
+    }
+    fn has_certs(&self) -> bool {
+        true
+    }
+}
+
 /// A rustls client presenting `cert` with `key` (None: no certificate).
 fn client_with(
     version: &'static SupportedProtocolVersion,
     suites: &[SupportedCipherSuite],
     cred: Option<(&str, &str)>,
 ) -> ClientConnection {
-    let mut roots = RootCertStore::empty();
-    for c in der_certs("ca.crt") {
-        roots.add(&Certificate(c)).unwrap();
-    }
-    let suites = if suites.is_empty() { rustls::DEFAULT_CIPHER_SUITES } else { suites };
-    let builder = ClientConfig::builder()
-        .with_cipher_suites(suites)
-        .with_safe_default_kx_groups()
+    let suites = if suites.is_empty() { rustls::crypto::ring::DEFAULT_CIPHER_SUITES } else { suites };
+    let provider = provider_with(suites);
+    let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&[version])
         .unwrap()
-        .with_root_certificates(roots);
+        .with_root_certificates(roots_of("ca.crt"));
     let cfg = match cred {
         None => builder.with_no_client_auth(),
         Some((cert, key)) => {
-            let chain = der_certs(cert).into_iter().map(Certificate).collect();
-            let key = rustls_pemfile::pkcs8_private_keys(&mut &data(key)[..]).unwrap().remove(0);
-            builder.with_single_cert(chain, rustls::PrivateKey(key)).unwrap()
+            let signer = provider.key_provider.load_private_key(private_key(key)).unwrap();
+            builder.with_client_cert_resolver(Arc::new(OneCert(Arc::new(CertifiedKey::new(cert_ders(cert), signer)))))
         }
     };
-    ClientConnection::new(Arc::new(cfg), "localhost".try_into().unwrap()).unwrap()
+    ClientConnection::new(Arc::new(cfg), ServerName::try_from("localhost").unwrap()).unwrap()
 }
 
 fn run(mode: u32, crls: &[&str], version: &'static SupportedProtocolVersion, cred: Option<(&str, &str)>) -> Pair {
-    run_client(mode, crls, client_with(version, &[], cred))
+    run_client(verifier(mode, crls), client_with(version, &[], cred))
 }
 
 fn run_with_suite(mode: u32, crls: &[&str], suite: SupportedCipherSuite, cred: Option<(&str, &str)>) -> Pair {
-    run_client(mode, crls, client_with(V13, &[suite], cred))
+    run_client(verifier(mode, crls), client_with(V13, &[suite], cred))
 }
 
-fn run_client(mode: u32, crls: &[&str], client: ClientConnection) -> Pair {
+fn run_client(v: Verifier, client: ClientConnection) -> Pair {
     let k = load("ecdsa-p256.crt", "ecdsa-p256.key");
-    let v = verifier(mode, crls);
     let cfg = config_with(&v, &k);
     drop(v); // the config keeps what it needs
     let mut p = Pair::new(client, select(&cfg, b""));
@@ -105,9 +121,23 @@ static V13: &SupportedProtocolVersion = &rustls::version::TLS13;
 const ALICE: (&str, &str) = ("client-alice.crt", "client-alice.key");
 const BOB: (&str, &str) = ("client-bob.crt", "client-bob.key");
 const MALLORY: (&str, &str) = ("client-mallory.crt", "client-mallory.key");
+fn tls13_suites() -> [SupportedCipherSuite; 3] {
+    [cipher_suite::TLS13_AES_128_GCM_SHA256, cipher_suite::TLS13_AES_256_GCM_SHA384, cipher_suite::TLS13_CHACHA20_POLY1305_SHA256]
+}
 
 fn peer_count(p: &Pair) -> usize {
     tlsb_conn_peer_cert_count(p.server)
+}
+
+/// The server refused the client with `alert` (error.alert_sent) and the client received it.
+fn assert_refused_with(p: &Pair, alert: AlertDescription) -> ErrInfo {
+    let e = p.server_err.clone().expect("refused");
+    assert_eq!(e.code, TLSB_ERR_TLS);
+    assert_eq!(e.alert_sent, u16::from(u8::from(alert)), "{:?}: {}", alert, e.message);
+    assert_eq!(e.alert_received, TLSB_NO_ALERT);
+    assert_eq!(p.client_err, Some(rustls::Error::AlertReceived(alert)), "what the client received");
+    assert_eq!(peer_count(p), 0, "a refused certificate is not the peer's");
+    e
 }
 
 #[test]
@@ -116,97 +146,72 @@ fn good_certificate_is_accepted_and_visible() {
         let mut p = run(MODE_REQUIRED, &["client-crl.pem"], v, Some(ALICE));
         assert!(p.server_err.is_none(), "{:?}", p.server_err);
         assert_eq!(peer_count(&p), 1);
+        let (mut d, mut l) = (null(), 0);
+        assert_eq!(tlsb_conn_peer_cert(p.server, 0, &mut d, &mut l), TLSB_OK);
+        assert_eq!(unsafe { span(d, l) }, &der_certs("client-alice.crt")[0][..]);
         exchange(&mut p);
     }
 }
 
 #[test]
-fn logged_secrets_are_dropped_when_the_handshake_ends() {
-    for (cred, mode) in [(Some(ALICE), MODE_REQUIRED), (Some(BOB), MODE_REQUIRED), (None, MODE_OPTIONAL), (None, MODE_REQUIRED)] {
-        let p = run(mode, &["client-crl.pem"], V13, cred);
-        let random = unsafe { &*p.server }.client_random().expect("client random").to_vec();
-        assert_eq!(random.len(), 32);
-        assert!(!crate::tls13_alert::holds(&random));
-    }
-    // A connection freed mid-handshake drops them too.
-    let k = load("ecdsa-p256.crt", "ecdsa-p256.key");
-    let v = verifier(MODE_REQUIRED, &[]);
-    let cfg = config_with(&v, &k);
-    let mut p = Pair::new(client_with(V13, &[], Some(ALICE)), select(&cfg, b""));
-    let hello = p.client_output();
-    p.feed_server(&hello);
-    let random = unsafe { &*p.server }.client_random().expect("client random").to_vec();
-    assert!(crate::tls13_alert::holds(&random));
-    drop(p);
-    assert!(!crate::tls13_alert::holds(&random));
-}
-
-#[test]
-fn secrets_of_unregistered_handshakes_are_not_kept() {
-    use rustls::KeyLog;
-    let random = [0xA5u8; 32];
-    crate::tls13_alert::ServerSecrets.log("SERVER_TRAFFIC_SECRET_0", &random, &[1u8; 32]);
-    assert!(!crate::tls13_alert::holds(&random));
-    // A ClientHello whose first record is too short to hold the random: none is read.
-    let hello = [0x16, 0x03, 0x01, 0x00, 0x10, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03];
-    assert!(crate::tls13_alert::client_random(&[&hello[..], &[0u8; 40][..]].concat()).is_none());
-}
-
-#[test]
 fn optional_without_certificate_proceeds_required_refuses() {
     for v in [V12, V13] {
-        let p = run(MODE_OPTIONAL, &[], v, None);
+        let mut p = run(MODE_OPTIONAL, &[], v, None);
         assert!(p.server_err.is_none(), "{:?}", p.server_err);
         assert_eq!(peer_count(&p), 0);
+        exchange(&mut p);
         let p = run(MODE_REQUIRED, &[], v, None);
-        let e = p.server_err.clone().expect("refused");
-        assert_eq!(e.code, TLSB_ERR_TLS);
+        let e = assert_refused_with(&p, AlertDescription::CertificateRequired);
         assert!(e.message.contains("sent no certificate"), "{}", e.message);
-        assert_eq!(e.alert_sent, 116);
     }
 }
 
 #[test]
 fn revoked_certificate_is_refused_with_certificate_revoked() {
     let p = run(MODE_REQUIRED, &["client-crl.der"], V12, Some(BOB));
-    let e = p.server_err.clone().expect("refused");
+    let e = assert_refused_with(&p, AlertDescription::CertificateRevoked);
     assert!(e.message.contains("[CN=bob] has been revoked (serial 1001, issuer CN=bridge client CA)"), "{}", e.message);
-    assert_eq!(e.alert_sent, 44);
-    // The client got that alert (the bridge rewrote rustls's handshake_failure).
-    assert_eq!(p.client_err, Some(rustls::Error::AlertReceived(rustls::AlertDescription::CertificateRevoked)));
-    // TLS 1.3: the encrypted alert is re-sealed with the right description.
-    for suite in [
-        &rustls::cipher_suite::TLS13_AES_128_GCM_SHA256,
-        &rustls::cipher_suite::TLS13_AES_256_GCM_SHA384,
-        &rustls::cipher_suite::TLS13_CHACHA20_POLY1305_SHA256,
-    ] {
-        let p = run_with_suite(MODE_REQUIRED, &["client-crl.pem"], *suite, Some(BOB));
-        let e = p.server_err.clone().expect("refused");
+    // TLS 1.3: rustls sends the alert encrypted, with each suite's keys.
+    for suite in tls13_suites() {
+        let p = run_with_suite(MODE_REQUIRED, &["client-crl.pem"], suite, Some(BOB));
+        let e = assert_refused_with(&p, AlertDescription::CertificateRevoked);
         assert!(e.message.contains("has been revoked"), "{}", e.message);
-        assert_eq!(e.alert_sent, 44);
-        assert_eq!(p.client_err, Some(rustls::Error::AlertReceived(rustls::AlertDescription::CertificateRevoked)));
     }
-    // Without the CRL, bob is fine.
+    // Without the CRL, bob is fine; alice is fine with it.
     assert!(run(MODE_REQUIRED, &[], V13, Some(BOB)).server_err.is_none());
+    assert!(run(MODE_REQUIRED, &["client-crl.der"], V13, Some(ALICE)).server_err.is_none());
 }
 
 #[test]
 fn certificate_of_another_ca_is_refused_with_unknown_ca() {
-    let p = run(MODE_OPTIONAL, &[], V12, Some(MALLORY));
-    let e = p.server_err.clone().expect("refused");
-    assert!(e.message.contains("[CN=mallory] is not issued by a TLSClientCA certificate"), "{}", e.message);
-    assert_eq!(e.alert_sent, 48);
-    assert_eq!(p.client_err, Some(rustls::Error::AlertReceived(rustls::AlertDescription::UnknownCA)));
+    for v in [V12, V13] {
+        let p = run(MODE_OPTIONAL, &[], v, Some(MALLORY));
+        let e = assert_refused_with(&p, AlertDescription::UnknownCA);
+        assert!(e.message.contains("[CN=mallory] is not issued by a TLSClientCA certificate"), "{}", e.message);
+    }
+}
+
+#[test]
+fn certificate_outside_its_validity_is_refused_with_certificate_expired() {
+    // tests/data/make_client_dated.sh: valid only in January 2020, and from 2125.
+    for v in [V12, V13] {
+        for (cred, why) in [
+            (("client-expired.crt", "client-expired.key"), "[CN=expired] has expired"),
+            (("client-future.crt", "client-future.key"), "[CN=future] is not valid yet"),
+        ] {
+            let p = run_client(verifier_of("client-dated-ca.crt", MODE_OPTIONAL, &[]), client_with(v, &[], Some(cred)));
+            let e = assert_refused_with(&p, AlertDescription::CertificateExpired);
+            assert!(e.message.contains(why), "{}", e.message);
+        }
+    }
 }
 
 #[test]
 fn wrong_private_key_is_refused_with_access_denied() {
     for v in [V12, V13] {
         let p = run(MODE_REQUIRED, &[], v, Some(("client-alice.crt", "client-bob.key")));
-        let e = p.server_err.clone().expect("refused");
+        let e = assert_refused_with(&p, AlertDescription::AccessDenied);
         assert!(e.message.contains("does not hold that certificate's private key"), "{}", e.message);
-        assert_eq!(e.alert_sent, 49);
-        assert_eq!(peer_count(&p), 0);
     }
 }
 
@@ -217,6 +222,7 @@ fn crls_are_checked_when_loaded() {
     assert_eq!(e.code, TLSB_ERR_CONFIG);
     assert!(e.message.contains("is not a certificate of TLSClientCA"), "{}", e.message);
     let e = add_crls(&v, &data("client-crl-expired.pem")).unwrap_err();
+    assert_eq!(e.code, TLSB_ERR_CONFIG);
     assert!(e.message.contains("is out of date"), "{}", e.message);
     let e = add_crls(&v, b"no CRL here").unwrap_err();
     assert_eq!(e.code, TLSB_ERR_PEM);
@@ -225,30 +231,98 @@ fn crls_are_checked_when_loaded() {
     let last = der.len() - 3;
     der[last] ^= 0x01;
     let e = add_crls(&v, &der).unwrap_err();
+    assert_eq!(e.code, TLSB_ERR_CONFIG);
     assert!(e.message.contains("signature does not verify") || e.message.contains("malformed CRL"), "{}", e.message);
     // Truncated DER never panics.
     let der = data("client-crl.der");
     for n in 0..der.len() {
-        assert!(add_crls(&v, &der[..n]).is_err());
+        let r = add_crls(&v, &der[..n]);
+        assert!(r.is_err());
+        assert_ne!(r.unwrap_err().code, TLSB_ERR_PANIC);
     }
+    // Nothing of the failed files was added: bob still passes.
+    let k = load("ecdsa-p256.crt", "ecdsa-p256.key");
+    let cfg = config_with(&v, &k);
+    let mut p = Pair::new(client_with(V13, &[], Some(BOB)), select(&cfg, b""));
+    p.pump();
+    assert!(p.server_err.is_none(), "{:?}", p.server_err);
     assert_eq!(add_crls(&v, &data("client-crl.pem")).map_err(|e| e.message), Ok(1));
 }
 
+const NEXT_UPDATE_2030: u64 = 1_893_456_000; // client-crl-2030.pem: 2030-01-01T00:00:00Z
+
+/// rustls checks the CRLs' next update while the server runs: past it, the certificates of that
+/// issuer are refused with certificate_unknown (rustls itself would send unknown_ca).
 #[test]
 fn crl_past_next_update_while_running_refuses_certificates_of_its_issuer() {
     let v = verifier(MODE_REQUIRED, &["client-crl-2030.pem"]);
-    let verifier = unsafe { &*v.0 }.build();
-    let alice = Certificate(der_certs("client-alice.crt").remove(0));
-    let at = |secs: i64| SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs as u64);
-    assert!(verifier.verify_client_cert(&alice, &[], SystemTime::now()).is_ok());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = unsafe { &*v.0 }.build(provider.clone()).unwrap();
+    let alice = cert_ders("client-alice.crt").remove(0);
+    let at = |secs: u64| UnixTime::since_unix_epoch(std::time::Duration::from_secs(secs));
+    let (r, seen) = crate::observe::observe(|| verifier.verify_client_cert(&alice, &[], UnixTime::now()));
+    assert!(r.is_ok(), "{:?}", r.err());
+    assert!(seen.refusal.is_none());
+    assert!(verifier.verify_client_cert(&alice, &[], at(NEXT_UPDATE_2030 - 1)).is_ok());
     // 2031: the certificate is still valid, the CRL is past its next update.
-    let err = verifier.verify_client_cert(&alice, &[], at(1_924_992_000 + 86400 * 400)).unwrap_err();
-    match err {
-        rustls::Error::InvalidCertificateData(why) => {
-            assert!(why.contains("revocation cannot be checked: the CRL of CN=bridge client CA expired"), "{}", why);
-            assert_eq!(crate::client_verify::alert_of(&why), Some(46));
+    let (r, seen) = crate::observe::observe(|| verifier.verify_client_cert(&alice, &[], at(NEXT_UPDATE_2030 + 86400 * 365)));
+    match r {
+        Err(rustls::Error::InvalidCertificate(ce)) => {
+            assert_eq!(AlertDescription::from(ce), AlertDescription::CertificateUnknown);
         }
-        other => panic!("{:?}", other),
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+    let why = seen.refusal.expect("the refusal is described");
+    assert!(why.contains("revocation cannot be checked: the CRL of CN=bridge client CA expired"), "{}", why);
+    assert!(why.contains("2030"), "{}", why);
+
+    // What a client gets from a server at that time (rustls's ServerConfig with the bridge's
+    // verifier and a clock in 2031).
+    #[derive(Debug)]
+    struct In2031;
+    impl rustls::time_provider::TimeProvider for In2031 {
+        fn current_time(&self) -> Option<UnixTime> {
+            Some(UnixTime::since_unix_epoch(std::time::Duration::from_secs(NEXT_UPDATE_2030 + 86400 * 365)))
+        }
+    }
+    for version in [V12, V13] {
+        let mut server_cfg = rustls::ServerConfig::builder_with_provider(provider.clone())
+            .with_protocol_versions(&[version])
+            .unwrap()
+            .with_client_cert_verifier(verifier.clone())
+            .with_single_cert(cert_ders("ecdsa-p256.crt"), private_key("ecdsa-p256.key"))
+            .unwrap();
+        server_cfg.time_provider = Arc::new(In2031);
+        let mut server = rustls::ServerConnection::new(Arc::new(server_cfg)).unwrap();
+        let mut client = client_with(version, &[], Some(ALICE));
+        let (mut server_err, mut client_err) = (None, None);
+        for _ in 0..20 {
+            let mut buf = Vec::new();
+            while client.wants_write() {
+                client.write_tls(&mut buf).unwrap();
+            }
+            if !buf.is_empty() && server_err.is_none() {
+                server.read_tls(&mut &buf[..]).unwrap();
+                if let Err(e) = server.process_new_packets() {
+                    server_err = Some(e);
+                }
+            }
+            let mut back = Vec::new();
+            while server.wants_write() {
+                server.write_tls(&mut back).unwrap();
+            }
+            if !back.is_empty() && client_err.is_none() {
+                client.read_tls(&mut &back[..]).unwrap();
+                if let Err(e) = client.process_new_packets() {
+                    client_err = Some(e);
+                }
+            }
+            if buf.is_empty() && back.is_empty() {
+                break;
+            }
+        }
+        assert!(matches!(server_err, Some(rustls::Error::InvalidCertificate(rustls::CertificateError::Other(_)))), "{:?}", server_err);
+        assert_eq!(client_err, Some(rustls::Error::AlertReceived(AlertDescription::CertificateUnknown)), "{:?}", version.version);
     }
 }
 
@@ -269,4 +343,23 @@ fn client_verifier_functions_are_null_safe() {
     assert_eq!(tlsb_client_verifier_add_crls(v.0, null(), 0, 0, &mut n, &mut e), TLSB_ERR_NULL);
     assert_eq!(tlsb_client_verifier_add_crls(v.0, ca.as_ptr(), ca.len(), 0, null_mut(), &mut e), TLSB_ERR_NULL);
     tlsb_client_verifier_free(null_mut());
+}
+
+/// A poisoned verifier in a config's params is refused.
+#[test]
+fn poisoned_verifier_in_params_is_refused() {
+    let v = verifier(MODE_REQUIRED, &[]);
+    poison(v.0);
+    let k = load("ecdsa-p256.crt", "ecdsa-p256.key");
+    let kp = k.0 as *const tlsb_certified_key;
+    let params = tlsb_server_config_params {
+        versions: null(), versions_len: 0, suites: null(), suites_len: 0, groups: null(), groups_len: 0,
+        keys: &kp, keys_len: 1, honor_client_order: 0, alpn: null(), alpn_lens: null(), alpn_len: 0,
+        client_verifier: v.0, session_store: null(), no_session_cache: 0, ticket_keys: null(),
+        session_scope: null(), session_scope_len: 0,
+    };
+    let (mut out, mut e) = (null_mut(), new_err());
+    assert_eq!(tlsb_server_config_new(&params, &mut out, &mut e), TLSB_ERR_PANIC);
+    assert!(msg(&e).contains("poisoned"), "{}", msg(&e));
+    assert!(out.is_null());
 }

@@ -6,46 +6,65 @@ use std::sync::Mutex;
 use super::*;
 
 /// Trusts ca.crt and records the OCSP response the server stapled.
+#[derive(Debug)]
 struct Recorder {
-    inner: WebPkiVerifier,
+    inner: Arc<WebPkiServerVerifier>,
     seen: Arc<Mutex<Option<Vec<u8>>>>,
 }
 
 impl ServerCertVerifier for Recorder {
     fn verify_server_cert(
         &self,
-        end_entity: &Certificate,
-        intermediates: &[Certificate],
-        server_name: &ServerName,
-        scts: &mut dyn Iterator<Item = &[u8]>,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
         ocsp: &[u8],
-        now: SystemTime,
+        now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         *self.seen.lock().unwrap() = Some(ocsp.to_vec());
-        self.inner.verify_server_cert(end_entity, intermediates, server_name, scts, ocsp, now)
+        self.inner.verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
     }
 }
 
 /// Handshakes with `config` at `version` and returns the stapled response the client saw.
 fn stapled(config: &Config, version: &'static SupportedProtocolVersion) -> Vec<u8> {
-    let mut roots = RootCertStore::empty();
-    for c in der_certs("ca.crt") {
-        roots.add(&Certificate(c)).unwrap();
-    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let seen = Arc::new(Mutex::new(None));
-    let mut cfg = ClientConfig::builder()
-        .with_safe_default_cipher_suites()
-        .with_safe_default_kx_groups()
+    let mut cfg = ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&[version])
         .unwrap()
-        .with_root_certificates(roots.clone())
+        .with_root_certificates(roots_of("ca.crt"))
         .with_no_client_auth();
-    cfg.dangerous().set_certificate_verifier(Arc::new(Recorder { inner: WebPkiVerifier::new(roots, None), seen: seen.clone() }));
-    let client = ClientConnection::new(Arc::new(cfg), "localhost".try_into().unwrap()).unwrap();
+    cfg.dangerous().set_certificate_verifier(Arc::new(Recorder { inner: webpki_verifier(&provider), seen: seen.clone() }));
+    let client = ClientConnection::new(Arc::new(cfg), ServerName::try_from("localhost").unwrap()).unwrap();
     let p = Pair::handshake(client, select(config, b""));
-    assert_eq!(tlsb_conn_protocol_version(p.server), version.version.get_u16());
+    assert_eq!(tlsb_conn_protocol_version(p.server), u16::from(version.version));
     let got = seen.lock().unwrap().clone();
     got.expect("the client verified a certificate")
+}
+
+/// The certificates of a PEM text, as DER.
+fn pem_certs(pem: &str) -> Vec<Vec<u8>> {
+    rustls_pemfile::certs(&mut pem.as_bytes()).map(|c| c.unwrap().as_ref().to_vec()).collect()
 }
 
 fn set_ocsp(k: &Key, der: &[u8]) {
@@ -68,11 +87,11 @@ fn ocsp_id_is_sha256_of_the_leaf() {
 #[test]
 fn ocsp_pem_is_leaf_and_issuer() {
     let k = load("chain.crt", "chain-leaf.key");
-    let parsed = rustls_pemfile::certs(&mut s(tlsb_certified_key_ocsp_pem(k.0)).as_bytes()).unwrap();
+    let parsed = pem_certs(s(tlsb_certified_key_ocsp_pem(k.0)));
     assert_eq!(parsed, der_certs("chain.crt")[..2].to_vec());
     // Without an issuer in the file: the leaf alone (the OCSP client says what is missing).
     let k = load("rsa.crt", "rsa.key");
-    let parsed = rustls_pemfile::certs(&mut s(tlsb_certified_key_ocsp_pem(k.0)).as_bytes()).unwrap();
+    let parsed = pem_certs(s(tlsb_certified_key_ocsp_pem(k.0)));
     assert_eq!(parsed, der_certs("rsa.crt"));
     assert!(tlsb_certified_key_ocsp_pem(null()).is_null());
 }

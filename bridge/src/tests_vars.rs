@@ -198,22 +198,16 @@ fn cipher_key_sizes() {
 
 /// A client config whose session cache survives between connections.
 pub(super) fn resuming_client_config(version: &'static SupportedProtocolVersion) -> Arc<ClientConfig> {
-    let mut roots = RootCertStore::empty();
-    for c in der_certs("ca.crt") {
-        roots.add(&Certificate(c)).unwrap();
-    }
-    let cfg = ClientConfig::builder()
-        .with_safe_default_cipher_suites()
-        .with_safe_default_kx_groups()
+    let cfg = ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .with_protocol_versions(&[version])
         .unwrap()
-        .with_root_certificates(roots)
+        .with_root_certificates(roots_of("ca.crt"))
         .with_no_client_auth();
     Arc::new(cfg)
 }
 
 pub(super) fn connect(cfg: &Arc<ClientConfig>, server: &Config) -> Pair {
-    let c = ClientConnection::new(cfg.clone(), "localhost".try_into().unwrap()).unwrap();
+    let c = ClientConnection::new(cfg.clone(), ServerName::try_from("localhost").unwrap()).unwrap();
     let mut p = Pair::handshake(c, select(server, b""));
     exchange(&mut p); // TLS 1.3 tickets arrive after the handshake
     p

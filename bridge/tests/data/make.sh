@@ -97,3 +97,13 @@ openssl req -x509 -new -key ecdsa-p256.key -days $DAYS -utf8 -multivalue-rdn \
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout acme-challenge.key \
     -out acme-challenge.crt -days 3650 -subj "/CN=acme.test" -addext "subjectAltName=DNS:acme.test" \
     -addext "1.3.6.1.5.5.7.1.31=critical,DER:04:20:000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+
+# A leaf named only by IP addresses (a backend addressed by IP: no SNI, IP address SANs).
+printf '%s\n' "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature" \
+    "extendedKeyUsage=serverAuth" "subjectAltName=IP:127.0.0.1,IP:::1" > ip.ext
+openssl ecparam -name prime256v1 -genkey -noout -out ip.sec1.key
+openssl pkey -in ip.sec1.key -out ip.key
+rm -f ip.sec1.key
+openssl req -new -key ip.key -subj "/CN=127.0.0.1" -out ip.csr
+openssl x509 -req -in ip.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days $DAYS -extfile ip.ext -out ip.crt
+rm -f ip.csr ip.ext ca.srl
