@@ -132,7 +132,12 @@ impl ResolvesClientCert for ClientKeys {
 /// The name a backend is verified by and sent as SNI: a DNS name, or an IP address (verified
 /// against the certificate's IP address SANs; no SNI is sent for it, as RFC 6066 requires).
 pub fn server_name(name: &str) -> Res<ServerName<'static>> {
-    let trimmed = name.trim_start_matches('[').trim_end_matches(']');
+    // An IPv6 literal may come bracketed, as in a URL.
+    let trimmed = name
+        .strip_prefix('[')
+        .and_then(|n| n.strip_suffix(']'))
+        .filter(|n| n.parse::<std::net::Ipv6Addr>().is_ok())
+        .unwrap_or(name);
     ServerName::try_from(trimmed.to_string()).map_err(|_| {
         Failure::new(TLSB_ERR_CONFIG, format!("'{}' is not a valid DNS name or IP address for TLS to a backend", name))
     })

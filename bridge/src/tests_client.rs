@@ -319,7 +319,7 @@ fn ip_literal_server_names_send_no_sni_and_verify_ip_addresses() {
         assert!(text.contains("not valid for the backend's host name"), "{}", text);
         assert_eq!(server_saw_sni(&srv), b"");
     }
-    for bad in ["not a name", "", "999.1.1.1.", "a..b"] {
+    for bad in ["not a name", "", "999.1.1.1.", "a..b", "[::1", "::1]", "[localhost]"] {
         let (code, text) = new_client(&cfg, bad, "").err().unwrap_or_else(|| panic!("'{}' must fail", bad));
         assert_eq!(code, TLSB_ERR_CONFIG);
         assert!(text.contains("is not a valid DNS name or IP address"), "{}", text);
