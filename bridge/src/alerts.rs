@@ -1,6 +1,6 @@
 //! rustls errors as bridge failures: which alert goes with which error, readable messages, and
-//! alert records the bridge writes itself where rustls 0.20 cannot (before a ServerConnection
-//! exists, rustls drops the alerts it queues).
+//! the alert record the bridge writes itself when the caller rejects a ClientHello (rustls makes
+//! the others, also before a ServerConnection exists: AcceptedAlert).
 
 use rustls::{AlertDescription, Error};
 
