@@ -26,8 +26,9 @@ packages=(
   pebble python3-websockets
   # the h2 client of the graceful-restart keep-alive test (tests/integration/test_graceful.py)
   python3-h2
-  # hardening: libFuzzer (make fuzz), external scanners, memcheck
-  clang libclang-rt-14-dev testssl.sh sslscan valgrind
+  # hardening: libFuzzer (make fuzz; the runtime of the release's default clang), external
+  # scanners, memcheck
+  clang libclang-rt-dev testssl.sh sslscan valgrind
   # packaging (make deb): dpkg-buildpackage checks build-essential and the control file's
   # Build-Depends (the rest of them are above)
   build-essential debhelper dpkg-dev fakeroot lintian librust-base64-dev
