@@ -20,7 +20,7 @@ crates=${2:-$repo/build/crates}
 crates=$(realpath -m "$crates")
 
 # The package names: one a line, '#' starts a comment.
-mapfile -t wanted < <(sed -e 's/#.*//' "$list" | tr -s ' \t' '\n\n' | sed '/^$/d' | sort -u)
+mapfile -t wanted < <(sed -e 's/#.*//' "$list" | tr -s ' \t' '\n' | sed '/^$/d' | sort -u)
 ((${#wanted[@]})) || { echo "mod_tls setup: no packages in $list" >&2; exit 1; }
 
 . /etc/os-release
@@ -47,6 +47,7 @@ flock 9
 fresh && exit 0
 
 # The archive the system already uses (its Debian 12 suites' mirrors), for Debian 13's suites.
+# shellcheck disable=SC2016  # $(...) are apt's format fields
 mirror_of() {
   apt-get indextargets --no-release-info --format '$(REPO_URI) $(RELEASE)' 'Identifier: Packages' \
     2>/dev/null | awk -v s="$1" '$2 == s { print $1; exit }'

@@ -49,7 +49,7 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 if [[ ${VERSION_CODENAME:-} == bookworm ]]; then
   packages+=(cargo-web rustc-web)
 else
-  mapfile -t crate_packages < <(sed -e 's/#.*//' "$repo/bridge/debian-crates.txt" | tr -s ' \t' '\n\n' |
+  mapfile -t crate_packages < <(sed -e 's/#.*//' "$repo/bridge/debian-crates.txt" | tr -s ' \t' '\n' |
                                 sed '/^$/d')
   packages+=(cargo rustc "${crate_packages[@]}")
 fi
