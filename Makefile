@@ -2,7 +2,7 @@
 # `make run` serves https://localhost:8443/; `make test` runs every test. See README.md.
 BUILD_DIR ?= build
 SANITIZE  ?= 0
-# Debian's cargo (the toolchain of a bare Debian 12 server; rustc is pinned in bridge/.cargo/).
+# Debian's cargo (cargo, or cargo-web on Debian 12; rustc is pinned in bridge/.cargo/config.toml).
 # Resolved when a recipe runs, i.e. after `setup` has installed it.
 CARGO      = $(shell test -x /usr/bin/cargo && echo /usr/bin/cargo || command -v cargo)
 PYTHON    := /usr/bin/python3
@@ -21,7 +21,9 @@ CMAKE_FLAGS = -DMOD_TLS_SANITIZE=$(if $(filter 1,$(SANITIZE)),ON,OFF) -DCMAKE_IN
 
 all: build
 
-# Installs missing Debian packages; a no-op (a fraction of a second) when all are present.
+# Installs missing Debian packages and makes build/crates, the bridge's crate sources (Debian 13's:
+# on Debian 12 fetched and unpacked, see README "Which Debian gets what"); a no-op (a fraction of a
+# second) when all are present. Every target that runs cargo depends on it.
 setup:
 	@scripts/setup.sh
 
@@ -38,7 +40,7 @@ rust-test: setup
 integration-test: build
 	MOD_TLS_SO=$(abspath $(BUILD_DIR))/mod_tls.so $(PYTHON) -m pytest -q $(TESTS) $(PYTEST_ARGS)
 
-# tls-migrate's tests: pure input -> output checks, no Apache needed.
+# tests/tools: tls-migrate (pure input -> output checks), make install and make setup; no Apache.
 tools-test:
 	$(PYTHON) -m pytest -q tests/tools $(TOOLS_PYTEST_ARGS)
 

@@ -20,8 +20,24 @@ tar -C "$repo" --exclude=./build --exclude=./build-asan --exclude=./.git --exclu
     -cf - . | tar -C "$src" -xf -
 cp -r "$repo/packaging/debian" "$src/debian"
 
+# The crate sources (packaging/debian/rules). Debian 13: its librust-* Build-Depends. Debian 12: the
+# copy carries build/crates, Debian 13's packages unpacked by `make setup`
+# (scripts/debian13-crates.sh; hard links where possible), and the profile drops those
+# Build-Depends, which Debian 12's own older librust-* packages cannot satisfy.
+profiles=()
+. /etc/os-release
+if [[ ${VERSION_CODENAME:-} == bookworm ]]; then
+  [[ -d $repo/build/crates && ! -L $repo/build/crates ]] ||
+    { echo "make deb: $repo/build/crates is missing (make setup fetches it)" >&2; exit 1; }
+  mkdir -p "$src/build"
+  cp -al "$repo/build/crates" "$src/build/crates" 2>/dev/null ||
+    { rm -rf "$src/build/crates"; cp -a "$repo/build/crates" "$src/build/crates"; }
+  profiles=(--build-profiles=pkg.libapache2-mod-tls.debian13-crates)
+fi
+
 # No -dbgsym package; the build dependencies are checked (dpkg-checkbuilddeps) before building.
-(cd "$src" && DEB_BUILD_OPTIONS="${DEB_BUILD_OPTIONS:-} noddebs" dpkg-buildpackage -b -us -uc)
+(cd "$src" && DEB_BUILD_OPTIONS="${DEB_BUILD_OPTIONS:+$DEB_BUILD_OPTIONS }noddebs" \
+   dpkg-buildpackage -b -us -uc "${profiles[@]}")
 
 debs=("$work"/libapache2-mod-tls_"$version"_*.deb)
 cp "${debs[@]}" "$out/"

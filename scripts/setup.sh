@@ -1,8 +1,15 @@
 #!/bin/bash
 # Installs the Debian packages that building, running, testing and benchmarking mod_tls need, from
-# Debian's own archive only. Run by `make` every time: when everything is installed it prints nothing
-# and exits 0 at once (one dpkg-query call). When something is missing it installs it as root, or,
-# as another user, names the missing packages and the command to run, and exits 1.
+# Debian's own archive only, then makes build/crates, the crate sources cargo builds the bridge from
+# (scripts/debian13-crates.sh). Run by `make` every time: when everything is there it prints nothing
+# and exits 0 at once (one dpkg-query call and a stamp check). When something is missing it installs
+# it as root, or, as another user, names the missing packages and the command to run, and exits 1.
+#
+# Which Debian gets what (README "Which Debian gets what"):
+#   Debian 13: rustc/cargo 1.85 and the librust-*-dev crate packages, installed.
+#   Debian 12: rustc-web/cargo-web (a current Rust from the security archive; its rustc 1.63 is too
+#     old and its crates are too: rustls 0.20). The crate sources are Debian 13's same librust-*-dev
+#     packages, unpacked into build/crates; nothing from Debian 13 is installed.
 #
 # Testing hook (not user-facing): MOD_TLS_SETUP_EXTRA_PACKAGES="pkg ..." adds packages to the list,
 # e.g. a name that is not installed, to exercise the install / not-root paths.
@@ -13,8 +20,6 @@ packages=(
   g++ make cmake pkg-config apache2 apache2-dev libgtest-dev
   # unit tests: OpenSSL is the independent TLS client of the in-memory handshake tests
   libssl-dev
-  # the Rust bridge: crate sources that cargo builds offline from /usr/share/cargo/registry
-  librust-rustls-dev librust-rustls-pemfile-dev librust-der-parser-dev
   # tests, `make run` and the benchmark
   python3-pytest python3-cryptography curl openssl nghttp2-client wrk memcached redis-server
   ca-certificates procps
@@ -26,21 +31,27 @@ packages=(
   pebble python3-websockets
   # the h2 client of the graceful-restart keep-alive test (tests/integration/test_graceful.py)
   python3-h2
-  # hardening: libFuzzer (make fuzz), external scanners, memcheck
-  clang libclang-rt-14-dev testssl.sh sslscan valgrind
+  # hardening: libFuzzer (make fuzz; the runtime of the release's default clang), external
+  # scanners, memcheck
+  clang libclang-rt-dev testssl.sh sslscan valgrind
   # packaging (make deb): dpkg-buildpackage checks build-essential and the control file's
-  # Build-Depends (the rest of them are above)
-  build-essential debhelper dpkg-dev fakeroot lintian librust-base64-dev
+  # Build-Depends (the rest of them are above and below)
+  build-essential debhelper dpkg-dev fakeroot lintian
 )
+repo=$(cd "$(dirname "$0")/.." && pwd)
 # The bridge builds with Debian's cargo and rustc (bridge/.cargo/config.toml pins /usr/bin/rustc,
 # even where a rustup toolchain is on PATH). Debian 13 has rustc 1.85. Debian 12's own rustc (1.63)
 # is too old for current crates; its security archive carries a current Rust as rustc-web/cargo-web,
 # which install the same /usr/bin/rustc and /usr/bin/cargo and conflict with the rustc package.
+# The bridge's crate sources (bridge/debian-crates.txt) are Debian 13's: installed there, fetched
+# into build/crates on Debian 12 (below).
 . /etc/os-release
 if [[ ${VERSION_CODENAME:-} == bookworm ]]; then
   packages+=(cargo-web rustc-web)
 else
-  packages+=(cargo rustc)
+  mapfile -t crate_packages < <(sed -e 's/#.*//' "$repo/bridge/debian-crates.txt" | tr -s ' \t' '\n' |
+                                sed '/^$/d')
+  packages+=(cargo rustc "${crate_packages[@]}")
 fi
 # shellcheck disable=SC2206  # word splitting of the override is intended
 packages+=(${MOD_TLS_SETUP_EXTRA_PACKAGES:-})
@@ -67,7 +78,9 @@ if ! getent hosts localhost >/dev/null 2>&1; then
   fi
 fi
 
-if ((${#missing[@]} == 0)); then exit 0; fi
+# The crate sources under build/ (a stamp check when they are there), after the packages.
+crates() { exec "$repo/scripts/debian13-crates.sh"; }
+if ((${#missing[@]} == 0)); then crates; fi
 
 if ((EUID != 0)); then
   cat >&2 <<EOF
@@ -84,3 +97,4 @@ echo "mod_tls setup: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 apt-get install -y -q --no-install-recommends "${missing[@]}"
+crates
