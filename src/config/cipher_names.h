@@ -1,5 +1,6 @@
-// Cipher suite names as TLSCiphersPrefer/TLSCiphersSuppress accept them: IANA names, OpenSSL-style
-// aliases of TLS 1.2 suites, TLS13_* aliases and TLS_CIPHER_0xNNNN. Apache-free (unit-tested).
+// Cipher suite names as TLSCiphersPrefer/TLSCiphersSuppress accept them: every name of the IANA
+// registry, OpenSSL's names of those suites, TLS13_* aliases of the TLS 1.3 ones and
+// TLS_CIPHER_0xNNNN for any value. Apache-free (unit-tested).
 #pragma once
 
 #include <cstdint>
@@ -11,7 +12,7 @@
 
 namespace mod_tls {
 
-// The IANA id of a suite name, or nullopt for a name this table does not know.
+// The IANA id of a suite name, or nullopt for a name in no registry.
 std::optional<uint16_t> cipher_suite_id(std::string_view name);
 
 // Splits directive arguments into names: each argument may hold several ':'-separated names.

@@ -45,7 +45,8 @@ struct ServerConfig {
     std::shared_ptr<const SessionCacheSetting> session_cache;
     std::shared_ptr<const tls::TicketKeys> ticket_keys;
 
-    // Set by post_config for servers that serve TLS; immutable afterwards.
+    // Set by post_config for servers that serve TLS; immutable afterwards. Every server_rec has a
+    // record of its own (AP_MODULE_FLAG_ALWAYS_MERGE), so this is always that server's host.
     const HostTls *compiled = nullptr;
 };
 

@@ -100,6 +100,8 @@ __attribute__((visibility("default"))) module AP_MODULE_DECLARE_DATA tls_module 
     mod_tls::merge_server_config,    // per-server config merger
     mod_tls::kDirectives,            // directives
     register_hooks,                  // hook registration
-    AP_MODULE_FLAG_NONE,
+    // A vhost without mod_tls directives would otherwise share the main server's config record,
+    // and with it the per-host state post_config stores there (ServerConfig::compiled).
+    AP_MODULE_FLAG_ALWAYS_MERGE,
 };
 }

@@ -260,21 +260,43 @@ def _body(port, pki, extra: str, server: str = "") -> str:
     return server + apache.tls_site(port, cred, extra=extra)
 
 
-@pytest.mark.parametrize("suite", ["TLS_RSA_WITH_AES_128_GCM_SHA256", "AES128-GCM-SHA256",
-                                   "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"])
+# Known suites rustls does not implement: names from the IANA registry (all of it, any letter
+# case it uses), their OpenSSL names, and TLS_CIPHER_0xNNNN for any value (issue 21).
+UNIMPLEMENTED = ["TLS_RSA_WITH_AES_128_GCM_SHA256", "AES128-GCM-SHA256",
+                 "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA", "TLS_NULL_WITH_NULL_NULL",
+                 "TLS_RSA_WITH_AES_128_CBC_SHA", "TLS_DH_anon_WITH_AES_256_GCM_SHA384",
+                 "TLS_ECDHE_PSK_WITH_AES_128_CCM_SHA256", "TLS_GOSTR341112_256_WITH_MAGMA_MGM_S",
+                 "TLS_AES_128_CCM_8_SHA256", "TLS_FALLBACK_SCSV", "CAMELLIA256-SHA",
+                 "DHE-PSK-CHACHA20-POLY1305", "EXP-RC4-MD5", "TLS_CIPHER_0x0A0A",
+                 "TLS_CIPHER_0xFFFF"]
+
+
+@pytest.mark.parametrize("suite", UNIMPLEMENTED)
 def test_prefer_unimplemented_suite_warns(suite, apache_factory, pki):
     port = apache.free_port()
     a = apache_factory(_body(port, pki, f"TLSCiphersPrefer {suite} TLS_AES_128_GCM_SHA256"),
                        start=False)
     res = a.start()
     # "[tls:warn] ... <suite> ..." (before the error log is open, config-time messages go to
-    # the stderr of `apache2 -k start`, which res.combined includes)
+    # the stderr of `apache2 -k start`, which res.combined includes): exactly one line
     warn = [l for l in res.combined.splitlines()
-            if suite in l and re.search(r"(?i)warn|not implemented|unsupported", l)]
-    assert warn, f"no warning naming {suite}:\n{res.combined}"
+            if f"'{suite}'" in l and re.search(r"(?i)warn|not implemented|unsupported", l)]
+    assert len(warn) == 1, f"not one warning naming {suite}:\n{res.combined}"
     # and the server starts and serves
     p = clients.s_client(port, ["-tls1_3"])
     assert "New, TLSv1.3, Cipher is TLS_" in p.stdout, p.stdout
+
+
+def test_suppress_unimplemented_registry_suites_is_silent(apache_factory, pki):
+    """Suppressing a known suite that rustls lacks has nothing to do: no warning, no error."""
+    port = apache.free_port()
+    line = "TLSCiphersSuppress " + " ".join(UNIMPLEMENTED[:8]) + " " + ":".join(UNIMPLEMENTED[8:])
+    a = apache_factory(_body(port, pki, line), start=False)
+    res = a.start()
+    p = clients.s_client(port, ["-tls1_3"])
+    assert "New, TLSv1.3, Cipher is TLS_" in p.stdout, p.stdout
+    for n in UNIMPLEMENTED:
+        assert n not in res.combined, f"{n} mentioned at startup:\n{res.combined}"
 
 
 BAD_NAMES = [
@@ -283,6 +305,9 @@ BAD_NAMES = [
     ("TLSCiphersPrefer", "tls_aes_128_gcm_sha256"),        # exact spelling
     ("TLSCiphersSuppress", "TLS_CIPHER_0xZZZZ"),
     ("TLSCiphersPrefer", "TLS_AES_128_GCM_SHA256:BOGUS_SUITE"),
+    ("TLSCiphersPrefer", "TLS_NULL_WITH_NULL_NUL"),        # in no registry
+    ("TLSCiphersSuppress", "TLS_dh_anon_WITH_AES_128_CBC_SHA"),
+    ("TLSCiphersSuppress", "TLS_CIPHER_0x1"),
 ]
 
 

@@ -429,3 +429,23 @@ def test_strict_off_in_main_server(apache_factory, pki):
     assert (res.status, res.body) == (200, page("a.test"))
     res = clients.sni_get(p, ctx_noverify(), None, host="a.test")
     assert (res.status, res.body) == (200, page("a.test"))
+
+
+def test_hosts_without_tls_directives_are_hosts_of_their_own(apache_factory, pki):
+    """Virtual hosts with no mod_tls directive (the certificate comes from the main server):
+    the handshake is done for the host the SNI names, not for another one of them (issue 21:
+    they shared one configuration record, and the last compiled host answered for all)."""
+    c = certs_for(pki)
+    p = apache.free_port()
+    body = (f"TLSCertificate {c['shared'].cert} {c['shared'].key}\n" + apache.tls_address(p)
+            + apache.name_vhost(p, "shared1.test", docroot="htdocs/shared1.test")
+            + apache.name_vhost(p, "shared2.test", docroot="htdocs/shared2.test"))
+    a = apache_factory(body, start=False, log_level="info tls:debug")
+    add_pages(a, ["shared1.test", "shared2.test"])
+    a.start()
+    for name in ("shared2.test", "shared1.test"):
+        mark = a.log_mark()
+        res = clients.sni_get(p, ctx_verify(pki), name)
+        assert (res.status, res.body) == (200, page(name))
+        line = a.wait_for_log(r"TLS handshake completed", since=mark)
+        assert f"SNI {name}, host {name}," in line, line
