@@ -459,10 +459,11 @@ class Apache:
         self.started = False
         pid = self._read_pid() or self.pid
         if pid and self._alive(pid):
+            # With the sanitizer build, `-k stop` loads the module too: without the runtime
+            # preloaded it dies at once and the server would only be killed below.
             subprocess.run([APACHE2, "-f", str(self.conf_path), "-k", "stop"],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           env={k: v for k, v in self._env().items()
-                                if k not in ("LD_PRELOAD",)}, timeout=30)
+                           env=self._env(), timeout=30)
             deadline = time.monotonic() + STOP_TIMEOUT
             while self._alive(pid) and time.monotonic() < deadline:
                 time.sleep(0.05)
