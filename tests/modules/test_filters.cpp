@@ -53,7 +53,7 @@ void *create_server_conf(apr_pool_t *p, server_rec *) {
     return mod_tls::make_pool_owned<ServerConf>(p);
 }
 
-// A positive byte count into n; false if arg is none.
+// A positive byte count into n; false if arg is not one.
 bool parse_bytes(const char *arg, apr_off_t &n) {
     return apr_strtoff(&n, arg, nullptr, 10) == APR_SUCCESS && n > 0;
 }
