@@ -5,6 +5,8 @@
 
 #include <apr_pools.h>
 
+#include "apache/secret_bytes.h"
+
 namespace mod_tls {
 
 struct FileBytes {
@@ -15,5 +17,13 @@ struct FileBytes {
 
 // Files bigger than max_bytes are refused (certificates and keys are small).
 FileBytes read_file_bytes(apr_pool_t *pool, const char *path, size_t max_bytes = 1 << 20);
+
+// The same for a file of secrets (key text): its contents are cleared when they go.
+struct SecretFileBytes {
+    bool ok = false;
+    SecretBytes data;
+    std::string error;
+};
+SecretFileBytes read_secret_file_bytes(apr_pool_t *pool, const char *path, size_t max_bytes);
 
 }  // namespace mod_tls

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <cstdint>
-#include <span>
 #include <string>
 #include <vector>
 
@@ -24,8 +23,7 @@ struct Negotiated {
     bool resumed = false;
     std::string sni;
     std::string alpn;
-    // DER of the certificate sent: owned by the configured key, valid as long as the connection.
-    std::span<const uint8_t> server_cert;
+    std::string server_cert;              // DER of the certificate sent
     std::vector<std::string> peer_certs;  // DER, the client's own first
 };
 

@@ -74,10 +74,9 @@ const char *set_session_cache(cmd_parms *cmd, void *, const char *arg) {
     }
     size_t colon = spec.find(':');
     std::string name(spec.substr(0, colon));
-    const char *provider_arg =
-        colon == std::string_view::npos ? nullptr : apr_pstrdup(cmd->pool, arg + colon + 1);
-    setting->provider = lookup_provider(name.c_str());
-    if (setting->provider == nullptr) {
+    const char *provider_arg = colon == std::string_view::npos ? nullptr : arg + colon + 1;
+    const ap_socache_provider_t *provider = lookup_provider(name.c_str());
+    if (provider == nullptr) {
         std::string known = known_providers(cmd->temp_pool);
         return apr_pstrcat(
             cmd->pool, cmd->cmd->name, ": '", name.c_str(),
@@ -88,8 +87,8 @@ const char *set_session_cache(cmd_parms *cmd, void *, const char *arg) {
             "before this line, or write 'none'",
             nullptr);
     }
-    if (const char *err = setting->provider->create(&setting->instance, provider_arg,
-                                                    cmd->temp_pool, cmd->pool)) {
+    setting->cache = std::make_shared<SocacheInstance>(provider);
+    if (const char *err = setting->cache->create(provider_arg, cmd->temp_pool)) {
         return apr_pstrcat(cmd->pool, cmd->cmd->name, ": '", arg, "': ", err, nullptr);
     }
     server_config(cmd->server)->session_cache = std::move(setting);
@@ -112,18 +111,16 @@ int init_session_cache(apr_pool_t *pconf, apr_pool_t *, apr_pool_t *ptemp, serve
         g_no_cache = true;
         return OK;
     }
-    const ap_socache_provider_t *provider = nullptr;
-    ap_socache_instance_t *instance = nullptr;
+    std::shared_ptr<SocacheInstance> cache;
     std::string spec;
     std::string where;
     if (setting != nullptr) {
-        provider = setting->provider;
-        instance = setting->instance;
+        cache = setting->cache;
         spec = setting->spec;
         where = " (at " + setting->site.describe() + ")";
     } else {
         spec = "default";
-        provider = lookup_provider("shmcb");
+        const ap_socache_provider_t *provider = lookup_provider("shmcb");
         if (provider == nullptr) {
             defer_startup_warning(
                 "TLSSessionCache: mod_socache_shmcb is not loaded, so TLS sessions are cached in "
@@ -132,16 +129,16 @@ int init_session_cache(apr_pool_t *pconf, apr_pool_t *, apr_pool_t *ptemp, serve
                 "modules/mod_socache_shmcb.so) or set TLSSessionCache explicitly");
             return OK;
         }
-        if (const char *err = provider->create(&instance, nullptr, ptemp, pconf)) {
+        cache = std::make_shared<SocacheInstance>(provider);
+        if (const char *err = cache->create(nullptr, ptemp)) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
                          "TLSSessionCache: cannot create the default shmcb cache: %s", err);
             return HTTP_INTERNAL_SERVER_ERROR;
         }
     }
 
-    auto *store = make_pool_owned<SocacheStore>(pconf, provider, instance, spec,
-                                               kSessionLifetimeSecs, s, pconf);
-    if (provider->flags & AP_SOCACHE_FLAG_NOTMPSAFE) {
+    auto *store = make_pool_owned<SocacheStore>(pconf, cache, spec, kSessionLifetimeSecs, s);
+    if (cache->provider().flags & AP_SOCACHE_FLAG_NOTMPSAFE) {
         apr_status_t rv =
             ap_global_mutex_create(store->mutex_slot(), nullptr, kMutexType, nullptr, s, pconf, 0);
         if (rv != APR_SUCCESS) {
@@ -155,7 +152,7 @@ int init_session_cache(apr_pool_t *pconf, apr_pool_t *, apr_pool_t *ptemp, serve
     hints.avg_id_len = 32;
     hints.avg_obj_size = 512;
     hints.expiry_interval = apr_time_from_sec(30);
-    apr_status_t rv = provider->init(instance, kCacheName, &hints, s, pconf);
+    apr_status_t rv = cache->init(kCacheName, hints, s);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
                      "TLSSessionCache %s%s: cannot initialize the session cache (%s); fix the "

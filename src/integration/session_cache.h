@@ -9,12 +9,12 @@
 // one line per outage (see outage_gate.h).
 #pragma once
 
+#include <memory>
 #include <string>
-
-#include <ap_socache.h>
 
 #include "apache/includes.h"
 #include "config/directive_site.h"
+#include "integration/socache_instance.h"
 #include "rustls/server_config.h"
 
 namespace mod_tls {
@@ -24,8 +24,7 @@ namespace mod_tls {
 struct SessionCacheSetting {
     std::string spec;  // as written, for messages
     bool none = false;
-    const ap_socache_provider_t *provider = nullptr;
-    ap_socache_instance_t *instance = nullptr;  // lives in the configuration pool
+    std::shared_ptr<SocacheInstance> cache;  // unless none
     DirectiveSite site;
 };
 

@@ -9,8 +9,6 @@
 #include <thread>
 #include <vector>
 
-#include "apache/pool_owned.h"
-
 APLOG_USE_MODULE(tls);
 
 namespace mod_tls {
@@ -73,42 +71,95 @@ private:
     bool locked_ = false;
 };
 
+// One provider call under the cache's lock (for providers that need one; nullptr: none).
+apr_status_t store_in(SocacheInstance &cache, apr_global_mutex_t *mutex,
+                      std::span<const uint8_t> key, apr_time_t expiry,
+                      std::span<const uint8_t> value, apr_pool_t *pool) noexcept {
+    if (pool == nullptr) return APR_ENOMEM;
+    CacheLock lock(mutex);
+    if (!lock.ok()) return APR_EGENERAL;
+    return cache.store(key, expiry, value, pool);
+}
+
+// Retrieves into `out` and sets `len`; with `remove`, the entry goes (single-use sessions).
+apr_status_t retrieve_from(SocacheInstance &cache, apr_global_mutex_t *mutex,
+                           std::span<const uint8_t> key, bool remove, std::span<uint8_t> out,
+                           unsigned &len, apr_pool_t *pool) noexcept {
+    if (pool == nullptr) return APR_ENOMEM;
+    CacheLock lock(mutex);
+    if (!lock.ok()) return APR_EGENERAL;
+    apr_status_t rv = cache.retrieve(key, out, len, pool);
+    if (rv == APR_SUCCESS && remove) cache.remove(key, pool);
+    return rv;
+}
+
 }  // namespace
 
-// One call to the cache provider, with its own copies of the bytes: a call that outlives its
+// One call to a remote provider, with its own copies of the bytes: a call that outlives its
 // deadline finishes on its own thread after the handshake has moved on.
 struct CacheCall {
-    bool store = false;    // store `data` under `key`; else retrieve into `data`
+    bool store = false;    // store `data` under `key` until `expiry`; else retrieve into `data`
     bool remove = false;   // after a successful retrieve (single-use sessions)
+    apr_time_t expiry = 0;
     std::vector<unsigned char> key;
     std::vector<unsigned char> data;
     unsigned len = 0;      // retrieve: bytes found
 };
 
-SocacheStore::SocacheStore(const ap_socache_provider_t *provider, ap_socache_instance_t *instance,
-                           std::string spec, unsigned lifetime_secs, server_rec *main_server,
-                           apr_pool_t *pconf)
-    : provider_(provider), instance_(instance), spec_(std::move(spec)),
+// Counts the remote calls whose threads have not finished, so the store's destructor can wait for
+// them (a bounded wait).
+class RunningCalls {
+public:
+    void started() {
+        std::lock_guard<std::mutex> g(m_);
+        ++count_;
+    }
+    void finished() {
+        std::lock_guard<std::mutex> g(m_);
+        if (--count_ == 0) cv_.notify_all();
+    }
+    template <class Duration>
+    bool wait_for_none(Duration limit) {
+        std::unique_lock<std::mutex> lk(m_);
+        return cv_.wait_for(lk, limit, [this] { return count_ == 0; });
+    }
+
+private:
+    std::mutex m_;
+    std::condition_variable cv_;
+    int count_ = 0;
+};
+
+SocacheStore::SocacheStore(std::shared_ptr<SocacheInstance> cache, std::string spec,
+                           unsigned lifetime_secs, server_rec *main_server)
+    : cache_(std::move(cache)), running_(std::make_shared<RunningCalls>()), spec_(std::move(spec)),
       lifetime_secs_(lifetime_secs), main_(main_server),
-      remote_(std::string_view(provider->name) == "memcache" ||
-              std::string_view(provider->name) == "redis") {
-    // Providers log every failed call (memcache: at crit, per connection). They get a copy of the
-    // main server that logs only emergencies; this store reports outages itself, once.
-    quiet_ = make_pool_owned<server_rec>(pconf, *main_server);
-    quiet_->log.level = APLOG_EMERG;
-    quiet_->log.module_levels = nullptr;
+      // Remote providers are safe across processes (they take no mutex), so their calls can run
+      // on helper threads that touch nothing of the store.
+      remote_((std::string_view(cache_->provider().name) == "memcache" ||
+               std::string_view(cache_->provider().name) == "redis") &&
+              (cache_->provider().flags & AP_SOCACHE_FLAG_NOTMPSAFE) == 0) {}
+
+SocacheStore::~SocacheStore() {
+    // Remote calls still running keep their share of the cache and finish on their own; the
+    // cache goes with the last of them. Those that finish soon are waited for.
+    running_->wait_for_none(kDrainWait);
 }
 
-SocacheStore::~SocacheStore() { provider_->destroy(instance_, main_); }
+apr_time_t SocacheStore::expiry() const {
+    return apr_time_now() + apr_time_from_sec(lifetime_secs_);
+}
 
 bool SocacheStore::put(std::span<const uint8_t> key, std::span<const uint8_t> value) noexcept {
     if (!remote_) {
         ThreadCallPool pool;
-        return report(store_now(key, value, pool.get()), "storing a session") == APR_SUCCESS;
+        return report(store_in(*cache_, mutex_, key, expiry(), value, pool.get()),
+                      "storing a session") == APR_SUCCESS;
     }
     try {
         auto call = std::make_shared<CacheCall>();
         call->store = true;
+        call->expiry = expiry();
         call->key.assign(key.begin(), key.end());
         call->data.assign(value.begin(), value.end());
         return report(run(call), "storing a session") == APR_SUCCESS;
@@ -124,7 +175,7 @@ std::optional<size_t> SocacheStore::get(std::span<const uint8_t> key, bool remov
     if (!remote_) {
         // Straight into the caller's buffer.
         ThreadCallPool pool;
-        rv = retrieve_now(key, remove, out, len, pool.get());
+        rv = retrieve_from(*cache_, mutex_, key, remove, out, len, pool.get());
     } else {
         try {
             auto call = std::make_shared<CacheCall>();
@@ -149,41 +200,7 @@ std::optional<size_t> SocacheStore::get(std::span<const uint8_t> key, bool remov
     return len;
 }
 
-// The provider calls themselves, under the mutex for providers that need one.
-apr_status_t SocacheStore::store_now(std::span<const uint8_t> key, std::span<const uint8_t> value,
-                                     apr_pool_t *pool) noexcept {
-    if (pool == nullptr) return APR_ENOMEM;
-    CacheLock lock(mutex_);
-    if (!lock.ok()) return APR_EGENERAL;
-    const apr_time_t expiry = apr_time_now() + apr_time_from_sec(lifetime_secs_);
-    // The socache API takes the value as non-const; providers only copy it.
-    return provider_->store(instance_, quiet_, key.data(), static_cast<unsigned>(key.size()),
-                            expiry, const_cast<unsigned char *>(value.data()),
-                            static_cast<unsigned>(value.size()), pool);
-}
-
-// Retrieves into `out` and sets `len`; with `remove`, the entry goes (single-use sessions).
-apr_status_t SocacheStore::retrieve_now(std::span<const uint8_t> key, bool remove,
-                                        std::span<uint8_t> out, unsigned &len,
-                                        apr_pool_t *pool) noexcept {
-    if (pool == nullptr) return APR_ENOMEM;
-    CacheLock lock(mutex_);
-    if (!lock.ok()) return APR_EGENERAL;
-    const auto idlen = static_cast<unsigned>(key.size());
-    len = static_cast<unsigned>(out.size());
-    apr_status_t rv = provider_->retrieve(instance_, quiet_, key.data(), idlen, out.data(), &len,
-                                          pool);
-    if (rv == APR_SUCCESS && remove) provider_->remove(instance_, quiet_, key.data(), idlen, pool);
-    return rv;
-}
-
-apr_status_t SocacheStore::perform(CacheCall &c) noexcept {
-    CallPool pool;
-    return c.store ? store_now(c.key, c.data, pool.get())
-                   : retrieve_now(c.key, c.remove, c.data, c.len, pool.get());
-}
-
-// perform() on a thread of its own, bounded in time (remote providers). APR_TIMEUP: given up
+// The call on a thread of its own, bounded in time (remote providers). APR_TIMEUP: given up
 // (or skipped).
 apr_status_t SocacheStore::run(const std::shared_ptr<CacheCall> &call) {
     if (apr_time_now() < skip_until_.load()) return APR_TIMEUP;
@@ -194,15 +211,34 @@ apr_status_t SocacheStore::run(const std::shared_ptr<CacheCall> &call) {
         apr_status_t rv = APR_EGENERAL;
     };
     auto pending = std::make_shared<Pending>();
-    // The thread owns copies of everything it touches (call, pending) except this store, which
-    // lives as long as the configuration.
-    std::thread([this, call, pending] {
-        apr_status_t rv = perform(*call);
-        std::lock_guard<std::mutex> g(pending->m);
-        pending->rv = rv;
-        pending->done = true;
-        pending->cv.notify_all();
-    }).detach();
+    // The thread owns a share of everything it touches and nothing of the store, which may be
+    // gone by the time the provider answers.
+    running_->started();
+    try {
+        std::thread([cache = cache_, running = running_, call, pending]() mutable {
+            apr_status_t rv = APR_EGENERAL;
+            {
+                CallPool pool;
+                rv = call->store ? store_in(*cache, nullptr, call->key, call->expiry, call->data,
+                                            pool.get())
+                                 : retrieve_from(*cache, nullptr, call->key, call->remove,
+                                                 call->data, call->len, pool.get());
+            }
+            // Let go of the cache before saying so: a store waiting for us then holds the last
+            // share and tears the cache down itself.
+            cache.reset();
+            {
+                std::lock_guard<std::mutex> g(pending->m);
+                pending->rv = rv;
+                pending->done = true;
+                pending->cv.notify_all();
+            }
+            running->finished();
+        }).detach();
+    } catch (...) {
+        running_->finished();
+        throw;
+    }
     std::unique_lock<std::mutex> lk(pending->m);
     if (pending->cv.wait_for(lk, kCallDeadline, [&] { return pending->done; })) return pending->rv;
     skip_until_.store(apr_time_now() + kSkipAfterTimeout);

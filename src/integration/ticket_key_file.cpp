@@ -2,12 +2,10 @@
 
 #include <sys/stat.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <memory>
-#include <span>
 #include <string>
 
 #include "apache/file_bytes.h"
@@ -43,10 +41,10 @@ const char *set_session_ticket_keys(cmd_parms *cmd, void *, const char *arg) {
                               octal_mode(st.st_mode) + "); the keys protect every session: " +
                               "run 'chmod 600 " + path + "'");
     }
-    FileBytes text = read_file_bytes(cmd->temp_pool, path.c_str(), 64 * 1024);
+    // The key text is cleared when `text` goes, on every path.
+    SecretFileBytes text = read_secret_file_bytes(cmd->temp_pool, path.c_str(), 64 * 1024);
     if (!text.ok) return directive_error(cmd, text.error);
-    auto keys = tls::TicketKeys::parse(std::span<const char>(text.data), kSessionLifetimeSecs);
-    std::fill(text.data.begin(), text.data.end(), '\0');
+    auto keys = tls::TicketKeys::parse(text.data.view(), kSessionLifetimeSecs);
     if (!keys) return directive_error(cmd, "'" + path + "': " + keys.error().message());
     server_config(cmd->server)->ticket_keys =
         std::make_shared<const tls::TicketKeys>(std::move(keys.value()));

@@ -123,11 +123,11 @@ std::span<const uint8_t> Connection::peer_cert(size_t index) const {
     return {p, len};
 }
 
-std::span<const uint8_t> Connection::server_cert(size_t index) const {
+std::string Connection::server_cert(size_t index) const {
     const uint8_t *p = nullptr;
     size_t len = 0;
     if (tlsb_conn_server_cert(handle_.get(), index, &p, &len) != TLSB_OK || p == nullptr) return {};
-    return {p, len};
+    return std::string(as_text(p, len));
 }
 
 std::span<const uint16_t> supported_cipher_suites() {

@@ -4,6 +4,7 @@
 #include <array>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -76,7 +77,9 @@ public:
     std::span<const uint8_t> peer_cert(size_t index) const;
     // The certificate chain sent to the client (that of the configured key rustls chose).
     size_t server_cert_count() const { return tlsb_conn_server_cert_count(handle_.get()); }
-    std::span<const uint8_t> server_cert(size_t index) const;
+    // Certificate i as DER, copied (it is kept for the connection's life and read from other
+    // threads, while the bridge's pointers last only until the next call); empty when none.
+    std::string server_cert(size_t index) const;
     // Whether the handshake resumed a stored session.
     bool is_resumed() const { return tlsb_conn_is_resumed(handle_.get()) != 0; }
 

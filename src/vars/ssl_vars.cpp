@@ -58,7 +58,7 @@ CertPtr shared_server_cert(std::span<const uint8_t> der) {
 std::span<const uint8_t> bytes(const std::string &der) { return tls::as_u8(der); }
 
 CertPtr server_cert(const TlsConnection &tc) {
-    const std::span<const uint8_t> der = tc.negotiated.server_cert;
+    const std::span<const uint8_t> der = bytes(tc.negotiated.server_cert);
     if (tc.vars == nullptr) return shared_server_cert(der);
     std::call_once(tc.vars->server_once, [&] { tc.vars->server = shared_server_cert(der); });
     return tc.vars->server;

@@ -27,8 +27,10 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 10.0
 
-# Lines that mean a child process crashed (the parent logs them at notice/error level).
-CRASH_PATTERNS = ("exit signal", "Segmentation fault", "AddressSanitizer", "runtime error:")
+# Lines that mean a child process crashed (the parent logs them at notice/error level), or that
+# a sanitizer found something but could not write its report.
+CRASH_PATTERNS = ("exit signal", "Segmentation fault", "AddressSanitizer", "runtime error:",
+                  "ERROR: Can't open file")
 
 
 def mod_tls_so() -> str:
@@ -269,6 +271,10 @@ class Apache:
         for sub in ("conf", "logs", "run", "htdocs", "cgi-bin"):
             (self.root / sub).mkdir()
             os.chmod(self.root / sub, 0o755)
+        # Sanitizer reports: written by the worker processes too, which run as www-data.
+        self.sanitizer_dir = self.root / "sanitizer"
+        self.sanitizer_dir.mkdir()
+        os.chmod(self.sanitizer_dir, 0o777)
         self.docroot = self.root / "htdocs"
         self.cgi_dir = self.root / "cgi-bin"
         self.conf_path = self.root / "conf" / f"{name}.conf"
@@ -381,10 +387,10 @@ class Apache:
         env.setdefault("LANG", "C")
         if sanitizer_mode():
             env["LD_PRELOAD"] = libasan_path()
-            env["ASAN_OPTIONS"] = (f"detect_leaks=0:log_path={self.root}/asan:"
+            env["ASAN_OPTIONS"] = (f"detect_leaks=0:log_path={self.sanitizer_dir}/asan:"
                                    "abort_on_error=0:halt_on_error=1")
             env["UBSAN_OPTIONS"] = (f"print_stacktrace=1:halt_on_error=1:"
-                                    f"log_path={self.root}/ubsan")
+                                    f"log_path={self.sanitizer_dir}/ubsan")
         return env
 
     def config_test(self) -> subprocess.CompletedProcess:
@@ -459,10 +465,11 @@ class Apache:
         self.started = False
         pid = self._read_pid() or self.pid
         if pid and self._alive(pid):
+            # With the sanitizer build, `-k stop` loads the module too: without the runtime
+            # preloaded it dies at once and the server would only be killed below.
             subprocess.run([APACHE2, "-f", str(self.conf_path), "-k", "stop"],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           env={k: v for k, v in self._env().items()
-                                if k not in ("LD_PRELOAD",)}, timeout=30)
+                           env=self._env(), timeout=30)
             deadline = time.monotonic() + STOP_TIMEOUT
             while self._alive(pid) and time.monotonic() < deadline:
                 time.sleep(0.05)
@@ -495,7 +502,8 @@ class Apache:
 
     def sanitizer_reports(self) -> dict[str, str]:
         reports = {}
-        for p in sorted(self.root.glob("asan.*")) + sorted(self.root.glob("ubsan.*")):
+        for p in (sorted(self.sanitizer_dir.glob("asan.*"))
+                  + sorted(self.sanitizer_dir.glob("ubsan.*"))):
             reports[p.name] = p.read_text(errors="replace")
         return reports
 

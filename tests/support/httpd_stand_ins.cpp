@@ -114,6 +114,15 @@ void ap_log_cerror_(const char *, int, int, int, apr_status_t, const conn_rec *,
     va_end(ap);
 }
 
+void ap_log_error_(const char *, int, int, int, apr_status_t, const server_rec *, const char *fmt,
+                   ...) {
+    char line[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    std::vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+}
+
 }  // extern "C"
 
 namespace {

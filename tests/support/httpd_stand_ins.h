@@ -1,7 +1,8 @@
-// Minimal stand-ins for the httpd functions src/filters/tls_stream.cpp calls (httpd is a program,
-// not a library we can link): filter registration and chaining, the EOC and EOR bucket types,
-// logging. APR (buckets, brigades, pools) is the real library. Shared by the fuzz harness
-// (fuzz/fuzz_tls_stream.cpp) and the unit tests (tests/unit/tls_stream_test.cpp).
+// Minimal stand-ins for the httpd functions src/filters/tls_stream.cpp and
+// src/integration/socache_store.cpp call (httpd is a program, not a library we can link): filter
+// registration and chaining, the EOC and EOR bucket types, logging. APR (buckets, brigades,
+// pools) is the real library. Shared by the fuzz harness (fuzz/fuzz_tls_stream.cpp) and the unit
+// tests (tests/unit/tls_stream_test.cpp, socache_store_test.cpp).
 #pragma once
 
 #include "apache/includes.h"

@@ -7,6 +7,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "rustls/certified_key.h"
 #include "rustls/connection.h"
@@ -260,6 +261,42 @@ TEST_F(TlsSession, EofBeforeHelloCompleteIsAnError) {
     auto eof = server_->process();
     ASSERT_FALSE(eof.ok());
     EXPECT_EQ(eof.error().code(), TLSB_ERR_TLS);
+}
+
+// A handshake in which the connection goes on after server_cert(0) was taken (as the connection's
+// thread does while HTTP/2 workers read SSL_SERVER_*), then ends with its config and key. Returns
+// what server_cert(0) gave; `received` gets the DER the client was sent.
+auto server_cert_taken_at_handshake_end(std::vector<uint8_t> &received) {
+    auto key = load_key("ecdsa-p256.crt", "ecdsa-p256.key");
+    auto config = build_config(key);
+    auto made = tls::Connection::new_server();
+    EXPECT_TRUE(made.ok());
+    tls::Connection server = std::move(made.value());
+    OpenSslClient client(TLS1_2_VERSION, TLS1_3_VERSION, "localhost");
+    auto err = handshake(client, server, config, nullptr);
+    EXPECT_FALSE(err) << err->describe();
+    auto der = server.server_cert(0);
+    const std::string body(40000, 'x');
+    EXPECT_TRUE(server.write_plain(body).ok());
+    client.give_input(take_all_tls(server));
+    server.send_close_notify();
+    client.give_input(take_all_tls(server));
+    X509 *peer = SSL_get1_peer_certificate(client.ssl());
+    EXPECT_NE(peer, nullptr);
+    unsigned char *out = nullptr;
+    const int len = i2d_X509(peer, &out);
+    EXPECT_GT(len, 0);
+    received.assign(out, out + len);
+    OPENSSL_free(out);
+    X509_free(peer);
+    return der;
+}
+
+TEST(ServerCert, IsTheConnectionsOwnCopy) {
+    std::vector<uint8_t> received;
+    const auto der = server_cert_taken_at_handshake_end(received);
+    EXPECT_EQ(std::vector<uint8_t>(der.begin(), der.end()), received)
+        << "still the certificate sent, after the session, its config and its key are gone";
 }
 
 TEST(CertifiedKey, LoadsEveryKeyTypeAndReportsItsAlgorithm) {
