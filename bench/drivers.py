@@ -113,6 +113,23 @@ def h2load(url: str, *, clients: int, streams: int = 1, threads: int = 1, second
 
 
 # ---------------------------------------------------------------------------------------------
+def _parallel(cmd: list[str], procs: int, seconds: int) -> tuple[list[str], float]:
+    """`procs` copies of a client that runs for `seconds`: their outputs and the wall time."""
+    t0 = time.monotonic()
+    children = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                 errors="replace") for _ in range(procs)]
+    outs = []
+    try:
+        for c in children:
+            outs.append(c.communicate(timeout=seconds + 30)[0])
+    finally:
+        for c in children:
+            if c.poll() is None:
+                c.kill()
+                c.wait()
+    return outs, time.monotonic() - t0
+
+
 # openssl s_time: full and resumed handshakes, verified per connection
 
 def s_time(port: int, *, procs: int, seconds: int, reuse: bool, tls: str, path: str) -> Load:
@@ -124,20 +141,7 @@ def s_time(port: int, *, procs: int, seconds: int, reuse: bool, tls: str, path: 
     """
     cmd = ["openssl", "s_time", "-connect", f"{HOST}:{port}", "-reuse" if reuse else "-new",
            "-time", str(seconds), "-www", path, "-tls1_3" if tls == "1.3" else "-tls1_2"]
-    t0 = time.monotonic()
-    children = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                 errors="replace")
-                for _ in range(procs)]
-    outs = []
-    try:
-        for c in children:
-            outs.append(c.communicate(timeout=seconds + 30)[0])
-    finally:
-        for c in children:
-            if c.poll() is None:
-                c.kill()
-                c.wait()
-    elapsed = time.monotonic() - t0
+    outs, elapsed = _parallel(cmd, procs, seconds)
     marks = "".join(line for out in outs for line in out.splitlines()
                     if line and set(line) <= set("r*t3"))
     nbytes = sum(int(m) for out in outs
@@ -156,19 +160,7 @@ def group_handshakes(client: Path, port: int, *, procs: int, seconds: int, group
     """`procs` parallel rustls clients, each a loop of connect, full handshake offering only
     `group`, `GET path HTTP/1.0`, close. Each prints its count and the group it negotiated."""
     cmd = [str(client), HOST, str(port), HOST, group, str(seconds), path]
-    t0 = time.monotonic()
-    children = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                 errors="replace") for _ in range(procs)]
-    outs = []
-    try:
-        for c in children:
-            outs.append(c.communicate(timeout=seconds + 30)[0])
-    finally:
-        for c in children:
-            if c.poll() is None:
-                c.kill()
-                c.wait()
-    elapsed = time.monotonic() - t0
+    outs, elapsed = _parallel(cmd, procs, seconds)
     done = failed = 0
     groups = set()
     for out in outs:
