@@ -17,7 +17,9 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 list=${1:-$repo/bridge/debian-crates.txt}
 crates=${2:-$repo/build/crates}
-crates=$(realpath -m "$crates")
+# Absolute, but not resolved: on Debian 13 build/crates is a symlink, and resolving it would make
+# this script act on /usr/share/cargo/registry itself.
+crates=$(realpath -m "$(dirname "$crates")")/$(basename "$crates")
 
 # The package names: one a line, '#' starts a comment.
 mapfile -t wanted < <(sed -e 's/#.*//' "$list" | tr -s ' \t' '\n' | sed '/^$/d' | sort -u)
