@@ -25,13 +25,15 @@ crates=$(realpath -m "$(dirname "$crates")")/$(basename "$crates")
 mapfile -t wanted < <(sed -e 's/#.*//' "$list" | tr -s ' \t' '\n' | sed '/^$/d' | sort -u)
 ((${#wanted[@]})) || { echo "mod_tls setup: no packages in $list" >&2; exit 1; }
 
-. /etc/os-release
+# MOD_TLS_OS_RELEASE: another os-release file (tests only).
+. "${MOD_TLS_OS_RELEASE:-/etc/os-release}"
 if [[ ${VERSION_CODENAME:-} != bookworm ]]; then
   # Debian 13 (and later): the packaged registry itself.
-  [[ -L $crates && $(readlink "$crates") == /usr/share/cargo/registry ]] && exit 0
+  registry=${MOD_TLS_CARGO_REGISTRY:-/usr/share/cargo/registry}  # another one: tests only
+  [[ -L $crates && $(readlink "$crates") == "$registry" ]] && exit 0
   mkdir -p "$(dirname "$crates")"
   rm -rf "$crates"
-  ln -s /usr/share/cargo/registry "$crates"
+  ln -s "$registry" "$crates"
   exit 0
 fi
 

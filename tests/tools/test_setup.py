@@ -7,6 +7,7 @@ test reuses those downloads and lists in a directory of its own, so build/crates
 """
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -128,3 +129,19 @@ def test_debian12_fetch_is_a_noop_until_the_list_changes(tmp_path):
     packages = (tmp_path / "crates.apt" / "packages").read_text().split()
     assert sorted(p.split("=")[0] for p in packages) == ["librust-cfg-if-dev",
                                                          "librust-untrusted-dev"]
+
+
+def test_debian13_link_is_made_once_and_never_followed(tmp_path):
+    """On Debian 13 build/crates is a symlink to /usr/share/cargo/registry. A second run must see
+    the link and stop; it once resolved it and replaced the system's registry by a link to itself."""
+    release = tmp_path / "os-release"
+    release.write_text("VERSION_CODENAME=trixie\n")
+    crates = tmp_path / "build" / "crates"
+    registry = tmp_path / "registry"  # stands in for /usr/share/cargo/registry
+    (registry / "rustls-0.23.26").mkdir(parents=True)
+    env = {**os.environ, "MOD_TLS_OS_RELEASE": str(release), "MOD_TLS_CARGO_REGISTRY": str(registry)}
+    for _ in range(2):
+        subprocess.run([str(REPO / "scripts" / "debian13-crates.sh"), str(REPO / "bridge" / "debian-crates.txt"),
+                        str(crates)], check=True, env=env, timeout=30)
+        assert crates.is_symlink() and os.readlink(crates) == str(registry)
+        assert not registry.is_symlink() and (registry / "rustls-0.23.26").is_dir()
