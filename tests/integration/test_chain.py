@@ -9,8 +9,11 @@ from pki import INTERMEDIATE_CN, ROOT_CN
 
 
 def _chain_subjects(out: str) -> list[tuple[str, str]]:
-    """(subject, issuer) of each certificate in s_client's 'Certificate chain' section."""
-    return re.findall(r"^\s*\d+ s:(.*)\n\s+i:(.*)$", out, re.M)
+    """(subject, issuer) of each certificate in s_client's 'Certificate chain' section, spelled
+    as OpenSSL 3.0 prints names ("C = DE, CN = x"; OpenSSL 3.5 prints "C=DE, CN=x")."""
+    spaced = lambda name: re.sub(r"(?<! )=(?! )", " = ", name)  # noqa: E731
+    return [(spaced(s), spaced(i))
+            for s, i in re.findall(r"^\s*\d+ s:(.*)\n\s+i:(.*)$", out, re.M)]
 
 
 def test_intermediate_chain_presented(apache_factory, pki):
