@@ -318,8 +318,9 @@ def test_multi_cert_host_rsa_only_client_gets_rsa(args, sites, pki):
     a, port, _ = sites
     out = s_request(port, "multi.test", "multi.test",
                     [*args, "-CAfile", str(pki.root_ca), "-verify_return_error"])
-    assert "Server public key is 2048 bit" in out, out
-    assert "Peer signature type: RSA" in out, out
+    # OpenSSL 3.0: "Peer signature type: RSA-PSS"; 3.5: "rsa_pss_rsae_sha256".
+    assert re.search(r"(Server|Peer) public key is 2048 bit", out), out
+    assert re.search(r"(?i)Peer signature type: rsa", out), out
     assert "HTTP/1.1 200" in out and page("multi.test").decode() in out, out
 
 
@@ -345,7 +346,7 @@ def test_ed25519_first(ver, sites, pki):
     out = s_request(port, "ed.test", "ed.test",
                     [ver, "-sigalgs", "ecdsa_secp256r1_sha256", "-CAfile", str(pki.root_ca),
                      "-verify_return_error"])
-    assert "Peer signature type: ECDSA" in out, out
+    assert re.search(r"(?i)Peer signature type: ecdsa", out), out
     assert "HTTP/1.1 200" in out, out
 
 
