@@ -420,7 +420,7 @@ impl tlsb_conn {
 
     /// Takes the queued TLS bytes out of the handle for lending (tlsb_conn_send_tls): while the
     /// sink runs, nothing of them is reachable through the handle.
-    fn begin_lending(&mut self) -> Res<Lent> {
+    fn begin_lending(&mut self) -> Lent {
         let conn = match std::mem::replace(&mut self.state, State::Lending) {
             State::Connected(c) => Some(c),
             other => {
@@ -429,7 +429,7 @@ impl tlsb_conn {
             }
         };
         self.lending.store(true, Ordering::SeqCst);
-        Ok(Lent { early: std::mem::take(&mut self.out), conn })
+        Lent { early: std::mem::take(&mut self.out), conn }
     }
 
     /// Puts the connection back after lending; `early` holds the bytes the sink refused.
@@ -754,7 +754,7 @@ pub extern "C" fn tlsb_conn_send_tls(
         let sent = crate::ffi::out(sent, "sent")?;
         *sent = 0;
         sink.ok_or_else(|| Failure::null("sink"))?;
-        lent = Some(c.begin_lending()?);
+        lent = Some(c.begin_lending());
         Ok(TLSB_OK)
     });
     let (Some(mut lent), Some(sink)) = (lent, sink) else { return taken };

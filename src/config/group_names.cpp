@@ -27,8 +27,8 @@ std::string kx_group_names() {
 
 std::string parse_kx_groups(std::span<const std::string_view> args, std::vector<uint16_t> &ids) {
     ids.clear();
+    const auto supported = tls::supported_kx_groups();
     for (const std::string &name : split_cipher_names(args)) {
-        const auto supported = tls::supported_kx_groups();
         const auto found = std::find_if(supported.begin(), supported.end(), [&](uint16_t id) {
             return same_name(name, tls::kx_group_name(id));
         });
