@@ -2,6 +2,7 @@
 // Written while Apache reads the configuration; read-only once post_config has compiled it.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -48,6 +49,9 @@ struct ServerConfig {
     // Set by post_config for servers that serve TLS; immutable afterwards. Every server_rec has a
     // record of its own (AP_MODULE_FLAG_ALWAYS_MERGE), so this is always that server's host.
     const HostTls *compiled = nullptr;
+    // Set by post_config: mod_reqtimeout's handshake stage where this server's own section sets
+    // it (connection/handshake_wakeup.h).
+    std::optional<std::chrono::seconds> handshake_stage;
 };
 
 ServerConfig *server_config(const server_rec *s);

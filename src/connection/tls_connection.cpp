@@ -1,5 +1,7 @@
 #include "connection/tls_connection.h"
 
+#include <ap_mpm.h>
+
 #include <algorithm>
 #include <string>
 
@@ -156,6 +158,42 @@ void on_handshake_done(void *ctx, tls::Connection &session) {
                   tc->host ? tc->host->name.c_str() : "-", n.resumed ? "yes" : "no");
 }
 
+// Whether the MPM can hold this connection until it is readable and hand it back (event MPM).
+// Not in a process that is stopping (MaxConnectionsPerChild, a graceful restart): its listener
+// may already have gone, and a connection handed back then would be dropped when it exits; the
+// handshake blocks there, as on other MPMs.
+bool mpm_can_wait_io(const conn_rec *c) {
+    static const bool can = [] {
+        int answer = 0;
+        return ap_mpm_query(AP_MPMQ_CAN_WAITIO, &answer) == APR_SUCCESS && answer != 0;
+    }();
+    if (!can || c->cs == nullptr) return false;
+    int state = AP_MPMQ_RUNNING;
+    return ap_mpm_query(AP_MPMQ_MPM_STATE, &state) != APR_SUCCESS || state != AP_MPMQ_STOPPING;
+}
+
+// Pool pre-cleanup of a connection whose handshake waited in the MPM: the MPM closed it there
+// (its Timeout, a restart) before the client finished; say so once.
+apr_status_t report_abandoned(void *ctx) {
+    auto *tc = static_cast<TlsConnection *>(ctx);
+    tc->stream.abandon(tls::Error(TLSB_ERR_IO, "the client sent nothing more before the server "
+                                               "closed the connection (Timeout, or a restart)"));
+    return APR_SUCCESS;
+}
+
+// Hands the connection back to the MPM until the client sends more. The first wait arms the
+// wake-up at the handshake's deadline (the whole handshake, not each wait, is bounded).
+int wait_for_client(TlsConnection *tc) {
+    conn_rec *c = tc->c;
+    if (!tc->wakeup.armed()) {
+        tc->wakeup.arm(c, handshake_limit(c));
+        apr_pool_pre_cleanup_register(c->pool, tc, report_abandoned);
+    }
+    c->cs->state = CONN_STATE_ASYNC_WAITIO;
+    c->cs->sense = CONN_SENSE_WANT_READ;
+    return OK;
+}
+
 }  // namespace
 
 TlsConnection::TlsConnection(conn_rec *conn, tls::Connection session)
@@ -196,14 +234,24 @@ int run_handshake(conn_rec *c) {
     TlsConnection *tc = tls_connection(c);
     // The event MPM calls this again after every keep-alive wait: nothing to do then.
     if (tc == nullptr || c->aborted || tc->stream.handshake_done()) return DECLINED;
-    apr_bucket_brigade *bb = apr_brigade_create(c->pool, c->bucket_alloc);
-    apr_status_t rv = ap_get_brigade(c->input_filters, bb, AP_MODE_INIT, APR_BLOCK_READ, 0);
-    apr_brigade_destroy(bb);
+    const bool async = mpm_can_wait_io(c);
+    apr_status_t rv = APR_SUCCESS;
+    if (async && tc->wakeup.fired()) {
+        rv = tc->stream.time_out();
+    } else {
+        apr_bucket_brigade *bb = apr_brigade_create(c->pool, c->bucket_alloc);
+        rv = ap_get_brigade(c->input_filters, bb, AP_MODE_INIT,
+                            async ? APR_NONBLOCK_READ : APR_BLOCK_READ, 0);
+        apr_brigade_destroy(bb);
+        if (async && APR_STATUS_IS_EAGAIN(rv) && !tc->stream.failed()) return wait_for_client(tc);
+    }
+    tc->wakeup.disarm();
     if (rv != APR_SUCCESS || tc->stream.failed()) {
         c->aborted = 1;
         c->keepalive = AP_CONN_CLOSE;
         return DONE;
     }
+    if (async) c->cs->state = CONN_STATE_PROCESSING;
     return DECLINED;  // HTTP (or another protocol) serves the connection now
 }
 

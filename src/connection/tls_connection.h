@@ -8,6 +8,7 @@
 
 #include "apache/includes.h"
 #include "config/compile.h"
+#include "connection/handshake_wakeup.h"
 #include "filters/tls_stream.h"
 
 namespace mod_tls {
@@ -46,6 +47,7 @@ struct TlsConnection {
     bool unavailable = false;
     Negotiated negotiated;          // set when the handshake completes
     struct VarsCache *vars = nullptr;  // parsed certificates for SSL_* variables (vars/vars_cache.h)
+    HandshakeWakeup wakeup;         // armed while an asynchronous handshake waits for the client
 };
 
 // The TLS state of c (of its master connection for HTTP/2 streams), or nullptr if not ours.
@@ -53,7 +55,9 @@ TlsConnection *tls_connection(const conn_rec *c);
 
 // pre_connection hook: attach to connections that arrive on a TLSEngine address.
 int attach_connection(conn_rec *c, void *csd);
-// process_connection hook: complete the handshake before any protocol reads a byte.
+// process_connection hook: complete the handshake before any protocol reads a byte. On an MPM
+// that can wait for I/O (event), a handshake that needs more from the client is handed back to
+// the MPM (CONN_STATE_ASYNC_WAITIO) and resumed here when the client sends more.
 int run_handshake(conn_rec *c);
 // ssl_conn_is_ssl hook.
 int is_tls_connection(conn_rec *c);

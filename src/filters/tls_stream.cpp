@@ -98,6 +98,16 @@ apr_status_t TlsStream::fail_io(apr_status_t rv) {
                                             " failed: " + apr_error(rv)));
 }
 
+apr_status_t TlsStream::time_out() {
+    return fail(tls::Error(TLSB_ERR_IO, std::string("timed out waiting for the ") + callbacks_.peer));
+}
+
+void TlsStream::abandon(const tls::Error &error) {
+    if (failed_ || handshake_done_) return;
+    failed_ = true;
+    callbacks_.on_failure(callbacks_.ctx, error, true);
+}
+
 // ---- TLS bytes out ---------------------------------------------------------------------------
 
 apr_status_t TlsStream::collect_tls() {
@@ -217,10 +227,7 @@ apr_status_t TlsStream::read_tls(apr_read_type_e block) {
     apr_status_t rv = ap_get_brigade(in_filter_->next, in_, AP_MODE_READBYTES, block, kReadChunk);
     if (APR_STATUS_IS_EAGAIN(rv)) return rv;
     bool eof = rv == APR_EOF;
-    if (APR_STATUS_IS_TIMEUP(rv)) {
-        return fail(tls::Error(TLSB_ERR_IO, std::string("timed out waiting for the ") +
-                                                callbacks_.peer));
-    }
+    if (APR_STATUS_IS_TIMEUP(rv)) return time_out();
     if (rv != APR_SUCCESS && !eof) {
         return fail(tls::Error(TLSB_ERR_IO, std::string("reading from the ") + callbacks_.peer +
                                                 " failed: " + apr_error(rv)));

@@ -48,6 +48,11 @@ public:
     // Output filter: encrypts bb's data, keeps metadata (FLUSH, EOS, EOC) in order.
     apr_status_t write(apr_bucket_brigade *bb);
 
+    // The handshake took longer than it may: fails the connection (one log line).
+    apr_status_t time_out();
+    // The MPM closed the connection while the handshake waited: one log line, nothing sent.
+    void abandon(const tls::Error &error);
+
     bool failed() const { return failed_; }
     bool handshake_done() const { return handshake_done_; }
     // Whether any plaintext came from the peer (a TLS 1.3 server refuses a client certificate

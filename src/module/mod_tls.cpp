@@ -9,6 +9,7 @@
 #include "config/directives.h"
 #include "config/server_config.h"
 #include "config/startup_warnings.h"
+#include "connection/handshake_wakeup.h"
 #include "connection/tls_connection.h"
 #include "filters/tls_stream.h"
 #include "integration/session_cache.h"
@@ -42,7 +43,11 @@ void register_hooks(apr_pool_t *) {
     ap_hook_pre_connection(attach_connection, nullptr, nullptr, APR_HOOK_MIDDLE);
     // Before HTTP reads the connection: complete the handshake (SNI chooses the host, ALPN the
     // protocol). mod_http2 orders its own hook after "mod_tls.c".
+    // On the event MPM the handshake waits for the client in the MPM, not on a thread; the
+    // handshake timeout (mod_reqtimeout's handshake stage, else Timeout) still bounds it: read
+    // after the configuration, for every host.
     ap_hook_process_connection(run_handshake, nullptr, nullptr, APR_HOOK_MIDDLE);
+    ap_hook_post_config(read_handshake_limits, nullptr, nullptr, APR_HOOK_MIDDLE);
     // Each request, once its host is known: 421 / 403 where the handshake's host may not serve it.
     ap_hook_post_read_request(check_request_host, nullptr, nullptr, APR_HOOK_MIDDLE);
     // Anyone asking "is this connection TLS?" (mod_rewrite %{HTTPS}, mod_http2, ...).

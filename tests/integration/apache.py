@@ -218,10 +218,12 @@ KeepAliveTimeout {keepalive_timeout}
 Timeout 30
 StartServers 1
 ServerLimit 4
-ThreadsPerChild 25
 MaxRequestWorkers 100
-MinSpareThreads 5
-MaxSpareThreads 100
+<IfModule !mpm_prefork_module>
+    ThreadsPerChild 25
+    MinSpareThreads 5
+    MaxSpareThreads 100
+</IfModule>
 ScriptSock "{root}/run/cgisock"
 DocumentRoot "{root}/htdocs"
 DirectoryIndex index.html
@@ -265,7 +267,8 @@ class Apache:
     """
 
     def __init__(self, body: str = "", *, log_level: str = "info", tls_module: bool = True,
-                 extra_modules=(), keepalive_timeout: int = 5, name: str = "httpd"):
+                 extra_modules=(), keepalive_timeout: int = 5, name: str = "httpd",
+                 mpm: str = "event"):
         self.root = Path(tempfile.mkdtemp(prefix="modtls-", dir="/tmp"))
         os.chmod(self.root, 0o755)
         for sub in ("conf", "logs", "run", "htdocs", "cgi-bin"):
@@ -284,6 +287,7 @@ class Apache:
         self.log_level = log_level
         self.tls_module = tls_module
         self.extra_modules = tuple(extra_modules)
+        self.mpm = mpm   # event (can hold a waiting handshake without a thread), worker, prefork
         self.keepalive_timeout = keepalive_timeout
         self.started = False
         self.pid: int | None = None
@@ -296,6 +300,7 @@ class Apache:
         # <IfModule !...>: some (log_config, unixd...) may be compiled into the binary
         mods = [f"<IfModule !{m}_module>\n    LoadModule {m}_module {MODULES_DIR}/mod_{m}.so\n"
                 f"</IfModule>" for m in BASE_MODULES + self.extra_modules]
+        mods = [m.replace("mpm_event", f"mpm_{self.mpm}") for m in mods]
         text = BASE_TEMPLATE.format(
             root=self.root, log_level=self.log_level, load_modules="\n".join(mods),
             tls_module=module_directives() if self.tls_module else "",

@@ -3,6 +3,7 @@ requesting in the background and counts every outcome, the server's worker pids,
 """
 from __future__ import annotations
 
+import http.client
 import os
 import socket
 import ssl
@@ -15,10 +16,18 @@ import clients
 
 class LegitClient:
     """Fetches https://localhost:port/ on a new TLS connection, again and again, until stopped.
-    Every attempt must succeed (status 200, the expected body)."""
+    Every attempt must succeed (status 200, the expected body). keepalive=True: up to 50
+    requests on each connection instead (then a new one), so that keep-alive connections are
+    checked too."""
 
-    def __init__(self, port: int, cafile, body: bytes, timeout: float = 30.0):
+    def __init__(self, port: int, cafile, body: bytes, timeout: float = 30.0,
+                 keepalive: bool = False):
         self.port = port
+        self.keepalive = keepalive
+        self._conn = None
+        self._used = 0
+        self.retried = 0
+        self.latencies: list[float] = []
         self.ctx = clients.context(cafile)
         self.body = body
         self.timeout = timeout
@@ -28,23 +37,49 @@ class LegitClient:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _once(self) -> None:
-        conn = clients.HTTPSConnection(self.port, self.ctx, timeout=self.timeout)
+        reused = self._conn is not None
         try:
-            conn.request("GET", "/", headers={"Connection": "close"})
+            self._request()
+        except http.client.RemoteDisconnected:
+            # A keep-alive connection closed cleanly before any byte of the response: the server
+            # ended it between requests (Apache stops idle worker processes), so the request is
+            # sent again on a new connection (RFC 9112 9.3.1), as browsers do.
+            if not reused:
+                raise
+            self.retried += 1
+            self._request()
+
+    def _request(self) -> None:
+        if self._conn is None:
+            self._conn = clients.HTTPSConnection(self.port, self.ctx, timeout=self.timeout)
+            self._used = 0
+        conn = self._conn
+        last = not self.keepalive or self._used == 49
+        try:
+            conn.request("GET", "/", headers={"Connection": "close"} if last else {})
             resp = conn.getresponse()
             data = resp.read()
             if resp.status != 200 or data != self.body:
                 raise AssertionError(f"status {resp.status}, body {data[:60]!r}")
+            self._used += 1
+        except BaseException:
+            last = True
+            raise
         finally:
-            conn.close()
+            if last:
+                conn.close()
+                self._conn = None
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            started = time.monotonic()
             try:
                 self._once()
                 self.ok += 1
+                self.latencies.append(time.monotonic() - started)
             except Exception as e:  # noqa: BLE001 - every failure is counted and reported
-                self.failures.append(f"{type(e).__name__}: {e}")
+                kind = "keep-alive" if self.keepalive else "new connections"
+                self.failures.append(f"{kind}: {type(e).__name__}: {e}")
             self._stop.wait(0.05)
 
     def __enter__(self):
@@ -82,6 +117,42 @@ def child_pids(parent: int) -> set[int]:
         if int(fields[1]) == parent and fields[0] != "Z":
             out.add(int(entry))
     return out
+
+
+def children_rss_kib(parent: int) -> int:
+    """Resident memory of Apache's children together, in KiB."""
+    total = 0
+    for pid in child_pids(parent):
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                total += next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
+        except (FileNotFoundError, ProcessLookupError, StopIteration):
+            continue
+    return total
+
+
+def busy_workers(status_port: int) -> int:
+    """BusyWorkers of server-status?auto (the request asking counts itself)."""
+    text = clients.curl_plain(status_port, "/server-status?auto").body.decode()
+    for line in text.splitlines():
+        if line.startswith("BusyWorkers:"):
+            return int(line.split(":")[1])
+    raise AssertionError(f"no BusyWorkers in server-status: {text[:300]}")
+
+
+def half_open(port: int, n: int, hello: bytes) -> list[socket.socket]:
+    """n connections that each sent the first half of a ClientHello and now wait."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.create_connection(("127.0.0.1", port), timeout=30)
+            s.sendall(hello[:len(hello) // 2])
+            socks.append(s)
+    except BaseException:
+        for s in socks:
+            s.close()
+        raise
+    return socks
 
 
 def reset_close(s: socket.socket) -> None:
