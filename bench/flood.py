@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import math
 import os
 import re
 import selectors
@@ -258,7 +259,7 @@ class Outcomes:
             if error is None:
                 self.ok_ms.append((time.monotonic() - started) * 1000)
             else:
-                name = type(error).__name__
+                name = f"{type(error).__name__}: {str(error)[:60]}"
                 self.failed[name] = self.failed.get(name, 0) + 1
 
     def summary(self) -> dict:
@@ -443,7 +444,8 @@ def run(st: Settings, module: Path) -> list[dict]:
 # output
 
 def _pct(v) -> str:
-    return "-" if v is None else f"{v:.0%}"
+    """A share rounded down to 0.1 %, so that any failure shows (99.99 % -> 99.9 %)."""
+    return "-" if v is None else f"{math.floor(v * 1000) / 10:.1f}%"
 
 
 def _ms(v) -> str:
@@ -487,9 +489,10 @@ def markdown(result: dict) -> str:
 NOTES = [
     "Both servers: Debian's apache2 with the event MPM at Apache's default settings (400 "
     "workers), RequestReadTimeout handshake=10, a fresh server for every row.",
-    "held: connections that had sent the first half of a real ClientHello when memory was "
-    "sampled (the rest still connecting: the server accepts no more once its workers are busy); "
-    "one the server closes is re-opened at once.",
+    "held: connections established (as the client sees them) that had sent the first half of "
+    "a real ClientHello when memory was sampled; one the server closes (the handshake timeout) "
+    "is re-opened at once, so N stay held. Once every worker is busy the server accepts no more: "
+    "the rest wait in the kernel's listen queue.",
     f"new conn: {NEW_CONN_THREADS} threads, a new TLS connection and one GET of 1 KiB each; "
     f"keep-alive: {KEEPALIVE_THREADS} threads, {KEEPALIVE_REQUESTS} GETs per TLS connection. "
     f"Every request must complete within {TIMEOUT:.0f} s (connect + handshake + response) or "
@@ -497,7 +500,9 @@ NOTES = [
     "BusyWorkers: the largest value of /server-status?auto (plain HTTP port of the same server) "
     "polled once a second; (answered/polls): a poll unanswered within "
     f"{STATUS_TIMEOUT:.0f} s found no free worker.",
-    "RSS per held: (RSS of the apache2 parent and children with N held - RSS before) / N.",
+    "RSS per held: (RSS of the apache2 parent and children with N held - RSS before) / N; it "
+    "includes the worker processes the MPM starts for the held connections, and it falls for N "
+    "above the worker count because connections the server has not accepted cost it nothing.",
 ]
 
 
