@@ -16,7 +16,7 @@ PREFIX    ?= /usr
 
 CMAKE_FLAGS = -DMOD_TLS_SANITIZE=$(if $(filter 1,$(SANITIZE)),ON,OFF) -DCMAKE_INSTALL_PREFIX=$(PREFIX)
 
-.PHONY: all setup build test unit-test rust-test integration-test tools-test asan-test run stop bench \
+.PHONY: all setup build test unit-test rust-test integration-test tools-test asan-test run stop bench bench-flood \
         install deb clean
 
 all: build
@@ -64,6 +64,15 @@ stop:
 # build/bench-quick/. BENCH_ARGS=... passes more options (e.g. --out DIR).
 bench: build
 	$(PYTHON) bench/run.py --module $(abspath $(BUILD_DIR))/mod_tls.so \
+	  $(if $(filter 1,$(QUICK)),--quick) $(BENCH_ARGS)
+
+# Legitimate clients while N = 300, 1000, 2000 half-open TLS handshakes are held open
+# (bench/flood.py): mod_tls and mod_ssl with Apache's default event MPM settings and
+# RequestReadTimeout handshake=10; as root. The full run (about 3 minutes) writes
+# bench/results/flood.{json,md}; QUICK=1 (N = 300 only) writes build/bench-quick/.
+# BENCH_ARGS=... passes more options (e.g. --out DIR, --levels 300,1000).
+bench-flood: build
+	$(PYTHON) bench/flood.py --module $(abspath $(BUILD_DIR))/mod_tls.so \
 	  $(if $(filter 1,$(QUICK)),--quick) $(BENCH_ARGS)
 
 # Installs the module, tls.load/tls.conf (mods-available), the default-tls sample site

@@ -24,6 +24,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from procstat import alive
 
@@ -221,15 +222,23 @@ class Server:
                     pass
 
 
-def make_server(kind: str, pki: Pki, files: dict[str, Path], module: Path | None) -> Server:
-    """Writes a ServerRoot for `kind` with its config and document root (hard links to `files`)."""
+def make_server(kind: str, pki: Pki, files: dict[str, Path], module: Path | None, *,
+                mpm: str = MPM_SETTINGS, extra_ports: tuple[str, ...] = (),
+                extra_conf: Callable[[dict[str, int]], str] | None = None) -> Server:
+    """Writes a ServerRoot for `kind` with its config and document root (hard links to `files`).
+
+    `make bench` uses the defaults. Other benchmarks may pass mpm="" (Apache's default event MPM
+    settings), name more free ports to pick (extra_ports, e.g. a status port; start() waits for
+    them too) and add configuration made from all the ports (extra_conf(ports), appended last).
+    """
     root = Path(tempfile.mkdtemp(prefix=f"modtls-bench-{kind}-", dir="/tmp"))
     os.chmod(root, 0o755)
     for sub in ("conf", "logs", "run", "htdocs"):
         (root / sub).mkdir(mode=0o755)
     for name, src in files.items():
         os.link(src, root / "htdocs" / name)
-    ports = dict(zip(PORT_NAMES, free_ports(len(PORT_NAMES))))
+    names = PORT_NAMES + extra_ports
+    ports = dict(zip(names, free_ports(len(names))))
     tls_module, global_tls, protocols = "", "", "h2c http/1.1"
     if kind == "mod_ssl":
         tls_module = f"LoadModule ssl_module {MODULES_DIR}/mod_ssl.so"
@@ -243,10 +252,12 @@ def make_server(kind: str, pki: Pki, files: dict[str, Path], module: Path | None
                       f"LoadModule tls_module {module}")
         protocols = "h2 http/1.1"
     text = BASE_TEMPLATE.format(kind=kind, root=root, mods=MODULES_DIR, tls_module=tls_module,
-                                mpm=MPM_SETTINGS, protocols=protocols, global_tls=global_tls)
+                                mpm=mpm, protocols=protocols, global_tls=global_tls)
     text += "\n" + "".join(
         _vhost(kind, ports[name], pki.rsa if name == "rsa" else pki.ecdsa, name == "resume")
         for name in PORT_NAMES)
+    if extra_conf is not None:
+        text += "\n" + extra_conf(ports)
     conf = root / "conf" / "httpd.conf"
     conf.write_text(text)
     os.chmod(conf, 0o644)
