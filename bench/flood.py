@@ -429,11 +429,7 @@ def run(st: Settings, module: Path) -> list[dict]:
                 time.sleep(2)    # let the sockets of this run go away before the next
             order.reverse()
     finally:
-        for s in made:
-            try:
-                s.stop()
-            except Exception as e:  # noqa: BLE001 - stop every server, whatever happened
-                log(f"bench-flood: stopping {s.kind} failed: {e}")
+        servers.stop_all(made, "bench-flood")
         shutil.rmtree(base, ignore_errors=True)
         for s in made:
             shutil.rmtree(s.root, ignore_errors=True)

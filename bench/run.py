@@ -190,11 +190,7 @@ def run(settings: metrics.Settings, module: Path, quick: bool) -> dict:
                 s.stop()
             order.reverse()
     finally:
-        for s in made:
-            try:
-                s.stop()
-            except Exception as e:  # noqa: BLE001 - stop every server, whatever happened
-                log(f"bench: stopping {s.kind} failed: {e}")
+        servers.stop_all(made, "bench")
         shutil.rmtree(base, ignore_errors=True)
         for s in made:
             errors = [l for l in s.error_log().splitlines() if "[error]" in l or "crit" in l]

@@ -222,6 +222,15 @@ class Server:
                     pass
 
 
+def stop_all(made: list[Server], label: str) -> None:
+    """Stops every server in `made`, whatever happened (errors are printed, not raised)."""
+    for s in made:
+        try:
+            s.stop()
+        except Exception as e:  # noqa: BLE001 - stop every server, whatever happened
+            print(f"{label}: stopping {s.kind} failed: {e}", flush=True)
+
+
 def make_server(kind: str, pki: Pki, files: dict[str, Path], module: Path | None, *,
                 mpm: str = MPM_SETTINGS, extra_ports: tuple[str, ...] = (),
                 extra_conf: Callable[[dict[str, int]], str] | None = None) -> Server:
