@@ -135,6 +135,19 @@ def _pem_key(key, fmt=serialization.PrivateFormat.PKCS8, password: bytes | None 
     return key.private_bytes(serialization.Encoding.PEM, fmt, enc)
 
 
+def valid_from(cert: x509.Certificate) -> datetime.datetime:
+    """notBefore as a naive UTC datetime (python3-cryptography 41+ deprecates the naive property
+    that Debian 12's 38 alone has)."""
+    utc = getattr(cert, "not_valid_before_utc", None)
+    return utc.replace(tzinfo=None) if utc is not None else cert.not_valid_before
+
+
+def valid_until(cert: x509.Certificate) -> datetime.datetime:
+    """notAfter as a naive UTC datetime (see valid_from)."""
+    utc = getattr(cert, "not_valid_after_utc", None)
+    return utc.replace(tzinfo=None) if utc is not None else cert.not_valid_after
+
+
 @dataclass
 class Credential:
     """A certificate file and its key file (key may be None: key inside cert file)."""

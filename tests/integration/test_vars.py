@@ -288,8 +288,8 @@ def test_server_cert_vars_from_pki(port_key, kind, servers, pki):
     assert v("SSL_SERVER_I_DN_CN") == pki_mod.ROOT_CN
     assert v("SSL_SERVER_I_DN_O") == pki_mod.ORG
     assert v("SSL_SERVER_I_DN_C") == "DE"
-    assert v("SSL_SERVER_V_START") == openssl_time(cert.not_valid_before)
-    assert v("SSL_SERVER_V_END") == openssl_time(cert.not_valid_after)
+    assert v("SSL_SERVER_V_START") == openssl_time(pki_mod.valid_from(cert))
+    assert v("SSL_SERVER_V_END") == openssl_time(pki_mod.valid_until(cert))
     assert v("SSL_SERVER_A_KEY") == ("rsaEncryption" if kind == "rsa2048" else "id-ecPublicKey")
     assert v("SSL_SERVER_A_SIG") == "ecdsa-with-SHA256"    # the root CA's key is P-384
     assert v("SSL_SERVER_SAN_DNS_0") == "localhost"
@@ -336,7 +336,7 @@ def test_vars_describe_certificate_sent(servers, pki):
         cert = cert_of(x.cert_der)
         assert int(hdr(x, "x-v", "SSL_SERVER_M_SERIAL") or "0", 16) == cert.serial_number
         assert hdr(x, "x-v", "SSL_SERVER_A_KEY") == key
-        assert hdr(x, "x-v", "SSL_SERVER_V_END") == openssl_time(cert.not_valid_after)
+        assert hdr(x, "x-v", "SSL_SERVER_V_END") == openssl_time(pki_mod.valid_until(cert))
 
 
 def test_sni_variable_is_the_sni_sent(servers, pki):
