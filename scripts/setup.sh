@@ -31,6 +31,8 @@ packages=(
   pebble python3-websockets
   # the h2 client of the graceful-restart keep-alive test (tests/integration/test_graceful.py)
   python3-h2
+  # decompresses the server's CompressedCertificate (tests/integration/test_cert_compression.py)
+  python3-brotli
   # hardening: libFuzzer (make fuzz; the runtime of the release's default clang), external
   # scanners, memcheck
   clang libclang-rt-dev testssl.sh sslscan valgrind

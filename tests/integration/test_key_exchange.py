@@ -11,7 +11,7 @@ request tagged with a unique query string), a header `X-KX` set from the ap_expr
 server-status' `TLSKeyExchange_<group>` counters. Where a client can say what it negotiated
 (openssl s_client's "Server Temp Key") it is checked too.
 
-Malformed hybrid key shares are sent as hand-built ClientHellos (`hello()` below); a well-formed
+Malformed hybrid key shares are sent as hand-built ClientHellos (`raw_tls.hello()`); a well-formed
 one built the same way gets a ServerHello, so the builder itself is checked.
 """
 from __future__ import annotations
@@ -21,21 +21,17 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import ssl
-import struct
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, x25519
 
 import apache
 import clients
 import pki as pki_mod
+from raw_tls import exchange_raw, hello, p256_public, server_hello, x25519_public
 
 GROUPS = ("X25519MLKEM768", "x25519", "secp256r1", "secp384r1")
 CODEPOINT = {"X25519MLKEM768": 0x11EC, "x25519": 0x001D, "secp256r1": 0x0017,
@@ -571,111 +567,6 @@ def test_status_key_exchange_counters(status, pki):
 
 
 # ==== 6. malformed hybrid key shares (hand-built ClientHello) ====================================
-
-def _vec8(b: bytes) -> bytes:
-    return bytes([len(b)]) + b
-
-
-def _vec16(b: bytes) -> bytes:
-    return struct.pack(">H", len(b)) + b
-
-
-def _ext(kind: int, body: bytes) -> bytes:
-    return struct.pack(">HH", kind, len(body)) + body
-
-
-def hello(shares, *, groups=None, sni: str = "localhost") -> bytes:
-    """A TLS 1.3 ClientHello record: cipher suite TLS_AES_128_GCM_SHA256, SNI, supported_versions
-    [TLS 1.3], supported_groups (default: the groups of the shares), signature_algorithms
-    [ecdsa_secp256r1_sha256, rsa_pss_rsae_sha256], key_share with `shares` [(group, bytes)]."""
-    groups = groups or [g for g, _ in shares]
-    exts = b"".join([
-        _ext(0x0000, _vec16(b"\x00" + _vec16(sni.encode()))),
-        _ext(0x002B, _vec8(b"\x03\x04")),
-        _ext(0x000A, _vec16(b"".join(struct.pack(">H", g) for g in groups))),
-        _ext(0x000D, _vec16(struct.pack(">HH", 0x0403, 0x0804))),
-        _ext(0x0033, _vec16(b"".join(struct.pack(">H", g) + _vec16(k) for g, k in shares))),
-    ])
-    body = (b"\x03\x03" + os.urandom(32) + _vec8(os.urandom(32)) + _vec16(b"\x13\x01")
-            + _vec8(b"\x00") + _vec16(exts))
-    hs = b"\x01" + struct.pack(">I", len(body))[1:] + body
-    return b"\x16\x03\x01" + _vec16(hs)
-
-
-def x25519_public() -> bytes:
-    return x25519.X25519PrivateKey.generate().public_key().public_bytes(
-        serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-
-
-def p256_public() -> bytes:
-    return ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
-        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
-
-
-@dataclass
-class RawExchange:
-    records: list      # [(content type, record version, payload)]
-    raw: bytes         # everything the server sent
-    client_port: int
-
-
-def exchange_raw(port: int, data: bytes, timeout: float = 10.0) -> RawExchange:
-    """Send `data` and read what the server sends until it closes the connection, or until it
-    has sent something and then nothing for a second (a ServerHello flight waits for us)."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        cport = s.getsockname()[1]
-        s.sendall(data)
-        buf = b""
-        deadline = time.monotonic() + timeout
-        s.settimeout(1.0)
-        while time.monotonic() < deadline and len(buf) < 65536:
-            try:
-                chunk = s.recv(65536)
-            except socket.timeout:
-                if buf:
-                    break
-                continue
-            except ConnectionResetError:
-                break
-            if not chunk:
-                break
-            buf += chunk
-    recs, i = [], 0
-    while i + 5 <= len(buf):
-        typ = buf[i]
-        ver, n = struct.unpack(">HH", buf[i + 1:i + 5])
-        recs.append((typ, ver, buf[i + 5:i + 5 + n]))
-        i += 5 + n
-    return RawExchange(recs, buf, cport)
-
-
-# ServerHello.random of a HelloRetryRequest (RFC 8446 4.1.3)
-HRR_RANDOM = bytes.fromhex("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")
-
-
-def server_hello(x: RawExchange):
-    """(key_share group, key_share length) of the ServerHello the server sent; length None for
-    a HelloRetryRequest; None if the server sent no ServerHello."""
-    recs = x.records
-    if not recs or recs[0][0] != 0x16 or recs[0][2][:1] != b"\x02":
-        return None
-    m = recs[0][2][4:]
-    hrr = m[2:34] == HRR_RANDOM
-    i = 2 + 32
-    i += 1 + m[i]          # session id
-    i += 2 + 1             # cipher suite, compression
-    end = i + 2 + struct.unpack(">H", m[i:i + 2])[0]
-    i += 2
-    while i < end:
-        kind, n = struct.unpack(">HH", m[i:i + 4])
-        if kind == 0x0033:
-            if hrr:
-                return struct.unpack(">H", m[i + 4:i + 6])[0], None
-            g, klen = struct.unpack(">HH", m[i + 4:i + 8])
-            return g, klen
-        i += 4 + n
-    raise AssertionError(f"ServerHello without key_share: {m.hex()}")
-
 
 ILLEGAL_PARAMETER_ALERT = bytes.fromhex("1503030002022f")
 
