@@ -186,6 +186,31 @@ def test_slow_loris_is_bounded_for_the_whole_handshake(server):
     assert took >= HANDSHAKE_TIMEOUT - 1, f"closed after {took:.1f} s, before the timeout"
 
 
+def test_a_shorter_deadline_after_a_longer_one(apache_factory, pki):
+    """Hosts with different handshake limits: a handshake on the handshake=3 host that starts
+    while one on the handshake=20 host waits is still cut at 3 s, not when the wake-up thread,
+    asleep until the 20 s deadline, would have woken by itself (Timeout is 30)."""
+    long_port, short_port = apache.free_ports(2)
+    limits = "RequestReadTimeout handshake={} header=10 body=10"
+    body = (apache.tls_site(long_port, pki.leaves["p256"], extra=limits.format(20))
+            + apache.tls_site(short_port, pki.leaves["p256"], extra=limits.format(3)))
+    a = apache_factory(body, start=False, extra_modules=("reqtimeout",))
+    a.add_file("index.html", BODY)
+    a.start()
+    hello = clients.client_hello()
+    held = socket.create_connection(("127.0.0.1", long_port), timeout=30)
+    try:
+        held.sendall(hello[:len(hello) // 2])
+        time.sleep(0.5)   # it waits in the MPM, its wake-up armed 20 s ahead
+        took = _closed_after(short_port, hello, 15)
+        assert 2 <= took <= 6, took
+        held.settimeout(0.2)
+        with pytest.raises(socket.timeout):   # the long one still waits
+            held.recv(1)
+    finally:
+        held.close()
+
+
 def test_without_reqtimeout_timeout_bounds_the_handshake(apache_factory, pki):
     """No mod_reqtimeout: Timeout (3 s) bounds the handshake, with one log line."""
     a, port, _ = _server(apache_factory, pki, "Timeout 3\n", reqtimeout=False)
