@@ -48,6 +48,7 @@ struct TlsConnection {
     Negotiated negotiated;          // set when the handshake completes
     struct VarsCache *vars = nullptr;  // parsed certificates for SSL_* variables (vars/vars_cache.h)
     HandshakeWakeup wakeup;         // armed while an asynchronous handshake waits for the client
+    bool short_wait_used = false;   // the one short wait on the thread (run_handshake)
 };
 
 // The TLS state of c (of its master connection for HTTP/2 streams), or nullptr if not ours.
