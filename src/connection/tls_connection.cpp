@@ -184,8 +184,8 @@ apr_status_t report_abandoned(void *ctx) {
 
 // A client next to the server (same host, same network) answers our handshake flight within a
 // millisecond or two; handing the connection to the MPM and back for that costs more than the
-// wait (two epoll_ctl, three futex calls, a context switch and a cold thread: about 15 % of a
-// resumed handshake's server CPU in the bench). So the first time a handshake needs more bytes,
+// wait (two epoll_ctl, three futex calls, a context switch and a cold thread: 10-20 % of a
+// resumed handshake's server CPU in A/B runs). So the first time a handshake needs more bytes,
 // it waits up to kShortWait on its thread; every later wait, and any client slower than that,
 // goes to the MPM. A flood of half-open handshakes thus costs a worker at most kShortWait each.
 constexpr int kShortWaitMs = 2;
