@@ -186,8 +186,8 @@ apr_status_t report_abandoned(void *ctx) {
 // millisecond or two; handing the connection to the MPM and back for that costs more than the
 // wait (two epoll_ctl, three futex calls, a context switch and a cold thread: 10-20 % of a
 // resumed handshake's server CPU in A/B runs). So the first time a handshake needs more bytes,
-// it waits up to kShortWait on its thread; every later wait, and any client slower than that,
-// goes to the MPM. A flood of half-open handshakes thus costs a worker at most kShortWait each.
+// it waits up to kShortWaitMs on its thread; every later wait, and any client slower than that,
+// goes to the MPM. A flood of half-open handshakes thus costs a worker at most kShortWaitMs each.
 constexpr int kShortWaitMs = 2;
 
 bool client_answers_soon(TlsConnection *tc) {
