@@ -190,10 +190,9 @@ apr_status_t report_abandoned(void *ctx) {
 // goes to the MPM. A flood of half-open handshakes thus costs a worker at most kShortWaitMs each.
 constexpr int kShortWaitMs = 2;
 
-bool client_answers_soon(TlsConnection *tc) {
-    tc->short_wait_used = true;
+bool readable_soon(conn_rec *c) {
     apr_os_sock_t fd = -1;
-    if (apr_os_sock_get(&fd, ap_get_conn_socket(tc->c)) != APR_SUCCESS) return false;
+    if (apr_os_sock_get(&fd, ap_get_conn_socket(c)) != APR_SUCCESS) return false;
     pollfd p{fd, POLLIN, 0};
     return ::poll(&p, 1, kShortWaitMs) > 0;
 }
@@ -262,7 +261,9 @@ int run_handshake(conn_rec *c) {
                                 async ? APR_NONBLOCK_READ : APR_BLOCK_READ, 0);
             apr_brigade_destroy(bb);
             if (!async || !APR_STATUS_IS_EAGAIN(rv) || tc->stream.failed()) break;
-            if (tc->short_wait_used || !client_answers_soon(tc)) return wait_for_client(tc);
+            if (tc->short_wait_used) return wait_for_client(tc);
+            tc->short_wait_used = true;
+            if (!readable_soon(c)) return wait_for_client(tc);
         }
     }
     tc->wakeup.disarm();
