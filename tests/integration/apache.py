@@ -362,6 +362,26 @@ class Apache:
         except FileNotFoundError:
             return 0
 
+    def log_file_mark(self, name: str) -> int:
+        """Current size of logs/<name> (e.g. a CustomLog); pass to log_file(name, since=...).
+
+        Take it right before a connection whose line is looked up by client port: the kernel
+        reuses a client port (for another server port at once, for the same one once the old
+        connection is gone), so an older line of the file can carry the same port."""
+        try:
+            return (self.root / "logs" / name).stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def log_file(self, name: str, since: int = 0) -> str:
+        """logs/<name> from byte offset `since` on ('' while it does not exist)."""
+        try:
+            with open(self.root / "logs" / name, "rb") as f:
+                f.seek(since)
+                return f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+
     def access_log(self) -> str:
         try:
             return self.access_log_path.read_text(errors="replace")

@@ -190,23 +190,23 @@ def test_rewrite_ssl_var_on_both(version, coex, pki):
         assert x.response.body == f"marker {version}\n".encode(), (port, x.response.body)
 
 
-def _log_fields(a: apache.Apache, port: int, cport: int, timeout: float = 5.0) -> list[str]:
-    """The log line of the connection from client port `cport` to server port `port`.
+def _log_fields(a: apache.Apache, port: int, cport: int, since: int,
+                timeout: float = 5.0) -> list[str]:
+    """The log line of the connection from client port `cport` to server port `port`, written
+    after offset `since` (a.log_file_mark("coex.log") taken right before that connection).
 
-    Both ports are needed: the kernel reuses an ephemeral client port for another destination."""
-    path = a.root / "logs" / "coex.log"
+    Both ports and the offset are needed: the kernel reuses an ephemeral client port for another
+    destination at once, and for the same server port once the old connection is gone (the
+    module's server has served earlier tests' connections on these ports)."""
     deadline = time.monotonic() + timeout
     while True:
-        try:
-            for line in path.read_text().splitlines():
-                f = line.split("|")
-                if f[0] == str(port) and f[1] == str(cport):
-                    return f
-        except FileNotFoundError:
-            pass
+        for line in a.log_file("coex.log", since).splitlines():
+            f = line.split("|")
+            if f[0] == str(port) and f[1] == str(cport):
+                return f
         if time.monotonic() > deadline:
-            raise AssertionError(f"no log line for {cport} -> {port}:\n"
-                                 + (path.read_text() if path.exists() else "(no log)"))
+            raise AssertionError(f"no log line for {cport} -> {port} since offset {since}:\n"
+                                 + (a.log_file("coex.log", since) or "(nothing)"))
         time.sleep(0.05)
 
 
@@ -215,16 +215,18 @@ def test_log_x_per_port(coex, pki):
     a, a_port, b_port, c_port = coex
     cases = [(a_port, "TLSv1.2"), (b_port, "TLSv1.3"), (a_port, "TLSv1.3"), (b_port, "TLSv1.2")]
     for port, version in cases:
+        since = a.log_file_mark("coex.log")
         x = clients.exchange(port, ctx(pki, **VERSIONS[version]))
-        f = _log_fields(a, port, x.client_port)
+        f = _log_fields(a, port, x.client_port, since)
         want_cipher = ssl_openssl_name(x) if port == a_port else x.cipher
         assert f == [str(port), str(x.client_port), version, want_cipher, "on"], (port, f)
+    since = a.log_file_mark("coex.log")
     with socket.create_connection(("127.0.0.1", c_port), timeout=10) as s:
         cport = s.getsockname()[1]
         s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         while s.recv(65536):
             pass
-    f = _log_fields(a, c_port, cport)
+    f = _log_fields(a, c_port, cport, since)
     assert f[2] == "-" and f[3] == "-", f
     assert f[4] in ("-", "off"), f
 

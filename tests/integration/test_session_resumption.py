@@ -25,7 +25,8 @@ from cache_servers import CacheServer
 VERSIONS = {"TLSv1.2": {"max_version": ssl.TLSVersion.TLSv1_2},
             "TLSv1.3": {"min_version": ssl.TLSVersion.TLSv1_3}}
 S_CLIENT_VERSION = {"TLSv1.2": "-tls1_2", "TLSv1.3": "-tls1_3"}
-RESUME_LOG = ('LogFormat "%{remote}p %P %{SSL_SESSION_RESUMED}x %{SSL_PROTOCOL}x" resume\n'
+RESUME_LOG = ('LogFormat "%{remote}p %P %{SSL_SESSION_RESUMED}x %{SSL_PROTOCOL}x %{local}p" '
+              'resume\n'
               'CustomLog "logs/resume.log" resume\n')
 
 
@@ -46,27 +47,31 @@ def server(factory, text: str, **kw) -> apache.Apache:
     return a
 
 
-def served(a: apache.Apache, client_port: int, timeout: float = 10.0) -> tuple[int, str]:
-    """(worker pid, SSL_SESSION_RESUMED) of the request from client_port."""
-    path = a.root / "logs" / "resume.log"
+def served(a: apache.Apache, port: int, client_port: int, since: int,
+           timeout: float = 10.0) -> tuple[int, str]:
+    """(worker pid, SSL_SESSION_RESUMED) of the request from client_port to server port `port`,
+    logged after offset `since` (a.log_file_mark("resume.log") taken right before that
+    connection). The kernel reuses a client port for another server port at once and for the
+    same one once the old connection is gone, so the port alone can name an older line."""
     deadline = time.monotonic() + timeout
     while True:
-        if path.exists():
-            for line in path.read_text().splitlines():
-                f = line.split()
-                if len(f) >= 3 and f[0] == str(client_port):
-                    return int(f[1]), f[2]
+        for line in a.log_file("resume.log", since).splitlines():
+            f = line.split()
+            if len(f) >= 5 and f[0] == str(client_port) and f[4] == str(port):
+                return int(f[1]), f[2]
         if time.monotonic() > deadline:
-            raise AssertionError(f"no resume.log line for client port {client_port}")
+            raise AssertionError(f"no resume.log line for {client_port} -> {port} since "
+                                 f"offset {since}")
         time.sleep(0.05)
 
 
 def hop(a: apache.Apache, port: int, ctx, session=None):
     """One request on a new connection offering `session`; checks that the server's
     SSL_SESSION_RESUMED agrees with the client. Returns (exchange, worker pid)."""
+    since = a.log_file_mark("resume.log")
     x = clients.exchange(port, ctx, session=session)
     assert x.response.status == 200, x.response
-    pid, flag = served(a, x.client_port)
+    pid, flag = served(a, port, x.client_port, since)
     assert flag == ("Resumed" if x.session_reused else "Initial"), (flag, x.session_reused)
     return x, pid
 

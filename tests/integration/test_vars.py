@@ -393,19 +393,21 @@ def test_rewrite_reads_vars(servers, pki):
     assert r.body == b"marker none\n"
 
 
-def _log_line(a: apache.Apache, name: str, cport: int, timeout: float = 5.0) -> list[str]:
-    path = a.root / "logs" / name
+def _log_line(a: apache.Apache, name: str, cport: int, since: int = 0,
+              timeout: float = 5.0) -> list[str]:
+    """The fields of the line from client port `cport` in logs/<name> (one port's log) after
+    offset `since`. Where the port has served other connections, pass
+    a.log_file_mark(name) taken right before this one: the kernel reuses a client port for
+    the same server port once the old connection is gone."""
     deadline = time.monotonic() + timeout
     while True:
-        try:
-            for line in path.read_text().splitlines():
-                f = line.split("|")
-                if f[0] == str(cport):
-                    return f[1:]
-        except FileNotFoundError:
-            pass
+        for line in a.log_file(name, since).splitlines():
+            f = line.split("|")
+            if f[0] == str(cport):
+                return f[1:]
         if time.monotonic() > deadline:
-            raise AssertionError(f"no line for client port {cport} in {path}")
+            raise AssertionError(f"no line for client port {cport} in logs/{name} "
+                                 f"since offset {since}")
         time.sleep(0.05)
 
 
@@ -425,16 +427,18 @@ def log_server(module_apache_factory, pki):
 def test_log_format_x_mod_ssl_selfcheck(servers, pki):
     """Self-check of the log parsing against mod_ssl (reference server)."""
     ref, s = servers["ref"], servers["S"]
+    since = ref.log_file_mark(f"vars-{s}.log")
     x = clients.exchange(s, ctx(pki, **TLS13), path="/")
-    got = dict(zip(LOG_VARS, _log_line(ref, f"vars-{s}.log", x.client_port)))
+    got = dict(zip(LOG_VARS, _log_line(ref, f"vars-{s}.log", x.client_port, since)))
     assert got["SSL_PROTOCOL"] == "TLSv1.3" and got["SSL_CIPHER"] == x.cipher, got
 
 
 @pytest.mark.parametrize("version", ["TLSv1.2", "TLSv1.3"])
 def test_log_format_x(version, log_server, pki):
     a, t = log_server["a"], log_server["T"]
+    since = a.log_file_mark(f"vars-{t}.log")
     x = clients.exchange(t, ctx(pki, **VERSIONS[version]), path="/")
-    got = dict(zip(LOG_VARS, _log_line(a, f"vars-{t}.log", x.client_port)))
+    got = dict(zip(LOG_VARS, _log_line(a, f"vars-{t}.log", x.client_port, since)))
     assert got == {"SSL_PROTOCOL": version, "SSL_CIPHER": x.cipher, "SSL_TLS_SNI": "localhost",
                    "HTTPS": "on", "SSL_SERVER_S_DN_CN": "localhost",
                    "SSL_SESSION_RESUMED": "Initial"}
