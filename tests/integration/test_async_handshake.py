@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+import threading
 import time
 
 import pytest
@@ -17,6 +18,7 @@ import pytest
 import apache
 import clients
 import hostile
+import raw_tls
 
 BODY = b"async handshake\n"
 HANDSHAKE_TIMEOUT = 4
@@ -184,6 +186,59 @@ def test_slow_loris_is_bounded_for_the_whole_handshake(server):
         s.close()
     assert took <= HANDSHAKE_TIMEOUT + 4, f"still open after {took:.1f} s"
     assert took >= HANDSHAKE_TIMEOUT - 1, f"closed after {took:.1f} s, before the timeout"
+
+
+def _trickle(port: int, hello: bytes, stop: threading.Event) -> None:
+    """Sends `hello` a byte every 0.5 ms (TCP_NODELAY: each byte its own segment)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for i in range(len(hello)):
+            if stop.is_set():
+                return
+            try:
+                s.sendall(hello[i:i + 1])
+            except OSError:
+                return
+            time.sleep(0.0005)
+
+
+def test_a_fast_trickle_does_not_keep_its_worker(apache_factory, pki):
+    """Only a handshake's first wait is on its thread (up to 2 ms); every later one is in the
+    MPM, however soon the next byte comes. Three clients send an 8 KB ClientHello a byte every
+    0.5 ms (about 5 s each) to a server with two workers: a legitimate client's new connections
+    are served meanwhile. Were every short wait taken on the thread, the three would hold both
+    workers until their ClientHellos were complete."""
+    port = apache.free_port()
+    body = ("ServerLimit 1\nThreadLimit 2\nThreadsPerChild 2\nMaxRequestWorkers 2\n"
+            "MinSpareThreads 1\nMaxSpareThreads 2\nAsyncRequestWorkerFactor 20\n"
+            + apache.tls_site(port, pki.leaves["p256"]))
+    a = apache_factory(body, start=False)
+    a.add_file("index.html", BODY)
+    a.start()
+    # A ClientHello made 8 KB long by a padding extension (RFC 7685), so the trickle lasts.
+    hello = raw_tls.hello([(0x001D, raw_tls.x25519_public())],
+                          extensions=raw_tls.ext(0x0015, bytes(8000)))
+    stop = threading.Event()
+    tricklers = [threading.Thread(target=_trickle, args=(port, hello, stop)) for _ in range(3)]
+    for t in tricklers:
+        t.start()
+    try:
+        time.sleep(0.5)
+        took = []
+        while len(took) < 5:
+            started = time.monotonic()
+            r = clients.curl(port, ("/",), cacert=pki.root_ca, timeout=20)
+            took.append(time.monotonic() - started)
+            assert r.returncode == 0 and r.body == BODY, (r.returncode, r.stderr)
+        # (Were the workers held, the first request would wait for the trickle to end.)
+        assert all(t.is_alive() for t in tricklers), \
+            f"the trickle ended before the last request; request times {took}"
+        assert max(took) < 1.5, f"request times while 3 clients trickle: {took}"
+    finally:
+        stop.set()
+        for t in tricklers:
+            t.join()
+    assert not a.crash_lines(), a.crash_lines()
 
 
 def test_a_shorter_deadline_after_a_longer_one(apache_factory, pki):
