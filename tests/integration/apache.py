@@ -347,21 +347,6 @@ class Apache:
         return p
 
     # -- logs ----------------------------------------------------------------------------------
-    def error_log(self, since: int = 0) -> str:
-        try:
-            with open(self.error_log_path, "rb") as f:
-                f.seek(since)
-                return f.read().decode("utf-8", "replace")
-        except FileNotFoundError:
-            return ""
-
-    def log_mark(self) -> int:
-        """Current size of the error log; pass to error_log(since=...)/wait_for_log(since=...)."""
-        try:
-            return self.error_log_path.stat().st_size
-        except FileNotFoundError:
-            return 0
-
     def log_file_mark(self, name: str) -> int:
         """Current size of logs/<name> (e.g. a CustomLog); pass to log_file(name, since=...).
 
@@ -381,6 +366,13 @@ class Apache:
                 return f.read().decode("utf-8", "replace")
         except FileNotFoundError:
             return ""
+
+    def error_log(self, since: int = 0) -> str:
+        return self.log_file(self.error_log_path.name, since)
+
+    def log_mark(self) -> int:
+        """Current size of the error log; pass to error_log(since=...)/wait_for_log(since=...)."""
+        return self.log_file_mark(self.error_log_path.name)
 
     def access_log(self) -> str:
         try:

@@ -73,8 +73,7 @@ def code(r: clients.CurlResult) -> str:
 
 
 def backend_lines(a: ap.Apache, name: str) -> list[str]:
-    p = a.root / "logs" / f"{name}.log"
-    return p.read_text().splitlines() if p.exists() else []
+    return a.log_file(f"{name}.log").splitlines()
 
 
 def wait_lines(a: ap.Apache, name: str, n: int, timeout: float = 10) -> list[str]:
