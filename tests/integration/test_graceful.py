@@ -132,7 +132,7 @@ def restarts(a, marks: dict):
 
 # mod_http2's debug lines: a session's, "[client 127.0.0.1:<port>] AHnnnnn: h2_session(<pid>-<n>,",
 # and a child's exit (its h2 workers are cleaned up with its pool)
-_H2_LINE = re.compile(r"^\[([^\]]+)\] .*\[client [^\]]*:(\d+)\] (AH\d+): h2_session\(((\d+)-\d+),")
+_H2_LINE = re.compile(r"^\[([^\]]+)\] .*\[client [^\]]*:(\d+)\] (AH\d+): h2_session\((\d+-\d+),")
 _H2_EXIT = re.compile(r"^\[([^\]]+)\] \[http2:debug\] \[pid (\d+):tid \d+\] h2_workers\.c\(\d+\): "
                       r"h2_workers: cleanup ")
 
