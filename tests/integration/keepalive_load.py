@@ -16,8 +16,8 @@ classifies what happens to each request:
   cut        h2 only: the connection ended with streams open at or below GOAWAY's last-stream-id
              (or with no GOAWAY). A client cannot tell from the wire whether the server lost
              them; the streams are sent again (GETs are idempotent) and the connection's client
-             port is recorded in Tally.cuts, so that the test judges each cut from the server's
-             log (test_graceful.py: only Apache's own two races on a graceful restart are
+             port and the error log's size before it connected (h2_worker's log_mark) are
+             recorded in Tally.cuts, so that the test judges each cut from the server's log (test_graceful.py: only Apache's own two races on a graceful restart are
              accepted, every other cut is a failure).
 
 Retries are a property of the timing (how many connections a graceful restart found idle or
@@ -51,7 +51,8 @@ class Tally:
     retried: int = 0
     connections: int = 0
     failures: list[str] = field(default_factory=list)
-    cuts: list[tuple[int, str]] = field(default_factory=list)   # (client port, what was cut)
+    # (client port, error log mark taken before the connection, what was cut)
+    cuts: list[tuple[int, int, str]] = field(default_factory=list)
     reasons: Counter = field(default_factory=Counter)   # why requests were retried
     answered_at: list[float] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -75,9 +76,9 @@ class Tally:
         with self.lock:
             self.failures.append(why)
 
-    def cut(self, port: int, what: str) -> None:
+    def cut(self, port: int, mark: int, what: str) -> None:
         with self.lock:
-            self.cuts.append((port, what))
+            self.cuts.append((port, mark, what))
 
     def summary(self) -> str:
         return (f"answered={self.answered} retried={self.retried} ({dict(self.reasons)}) "
@@ -282,9 +283,10 @@ class _H2Conn:
 
 
 def h2_worker(port: int, cafile, files: dict[str, bytes], stop: threading.Event, tally: Tally,
-              seed: int, depth: int = 4, per_connection: int = 200) -> None:
+              seed: int, depth: int = 4, per_connection: int = 200, log_mark=lambda: 0) -> None:
     """Keeps `depth` streams in flight per connection until `stop` is set. Streams above a
-    GOAWAY's last-stream-id, or refused, are requested again on a new connection."""
+    GOAWAY's last-stream-id, or refused, are requested again on a new connection. log_mark
+    (Apache.log_mark) is taken before each connection, for a cut's look-up in the log."""
     import h2.errors
     import h2.events
     rnd = random.Random(seed)
@@ -308,6 +310,7 @@ def h2_worker(port: int, cafile, files: dict[str, bytes], stop: threading.Event,
                 if stop.is_set() and not todo:
                     break
                 try:
+                    mark = log_mark()
                     c, sent_on_conn = _H2Conn(port, ctx, tally), 0
                 except Failed as e:
                     tally.fail(str(e))
@@ -347,10 +350,10 @@ def h2_worker(port: int, cafile, files: dict[str, bytes], stop: threading.Event,
                                    f"{len(files[path])} body bytes)")
                         requeue(path, attempts_of[sid], "connection cut (judged from the log)")
                 if cut:
-                    tally.cut(c.port, f"{len(cut)} streams open at {why} (GOAWAY last id "
-                                      f"{c.goaway_last}, error codes {c.goaway_errors}; "
-                                      f"{len(c.pending)} bytes of an incomplete frame): "
-                                      + "; ".join(cut))
+                    tally.cut(c.port, mark, f"{len(cut)} streams open at {why} (GOAWAY last "
+                                            f"id {c.goaway_last}, error codes "
+                                            f"{c.goaway_errors}; {len(c.pending)} bytes of an "
+                                            f"incomplete frame): " + "; ".join(cut))
                 c.close()
                 c = None
                 continue

@@ -143,7 +143,9 @@ def _log_time(stamp: str) -> float:
 
 def judge_h2_cut(log: str, port: int) -> str | None:
     """Which of Apache's own graceful-restart races cut the h2 connection from client port
-    `port`, from mod_http2's debug lines of its (last) session; None when neither explains it.
+    `port`, from mod_http2's debug lines of its session: the first one on that port in `log`,
+    the error log from a mark taken before the connection (a later connection may reuse the
+    port). None when neither race explains the cut.
 
     - "mod_http2 failed the session": in a stopping child (mod_http2 sent its shutdown notice,
       AH03457), mod_http2's child_stopping hook has shut its h2 workers down; a stream that
@@ -166,7 +168,7 @@ def judge_h2_cut(log: str, port: int) -> str | None:
             exits[m.group(2)] = _log_time(m.group(1))
     if not sessions:
         return None
-    session, lines = list(sessions.items())[-1]
+    session, lines = next(iter(sessions.items()))
     codes = [code for code, _ in lines]
     if "AH03402" in codes and "AH03457" in codes[:codes.index("AH03402")]:
         return "mod_http2 failed the session"
@@ -179,9 +181,9 @@ def judge_h2_cut(log: str, port: int) -> str | None:
 def judged_cuts(tally, a) -> dict[str, int]:
     """Sorts the h2 connections cut with streams open by judge_h2_cut; an unexplained one is
     a failure (with its log lines)."""
-    log = a.error_log()
     counts: dict[str, int] = {}
-    for port, what in tally.cuts:
+    for port, mark, what in tally.cuts:
+        log = a.error_log(since=mark)
         why = judge_h2_cut(log, port)
         if why is None:
             lines = [l for l in log.splitlines() if f":{port}] " in l][-5:]
@@ -218,7 +220,8 @@ def test_graceful_restart_keepalive_h2_drops_nothing(keepalive_server, pki):
         pytest.fail("python3-h2 missing (Debian package python3-h2; make setup installs it)")
     a, port, files = keepalive_server
     marks = {}
-    tally = ka.run_load(ka.h2_worker, port, pki.root_ca, files, 4, restarts(a, marks))
+    tally = ka.run_load(ka.h2_worker, port, pki.root_ca, files, 4, restarts(a, marks),
+                        log_mark=a.log_mark)
     check_tally(tally, marks, a, "h2")
 
 
@@ -256,6 +259,7 @@ def test_judge_h2_cut_accepts_only_apaches_races():
     assert judge_h2_cut(_h2_log(40000, "AH03200", "AH10306", "AH03069")
                         + _h2_exit(100, "00:00:00.020000"), 40000) is None
     assert judge_h2_cut(other, 40000) is None
-    # the last session on a reused port decides
-    assert judge_h2_cut(_h2_log(40000, "AH03457", "AH03402")
-                        + _h2_log(40000, "AH03069", session="100-3"), 40000) is None
+    # the connection's own session (the first after its mark) decides, not a later one that
+    # reused the port
+    assert judge_h2_cut(_h2_log(40000, "AH03200", "AH10306", "AH03069")
+                        + _h2_log(40000, "AH03457", "AH03402", session="100-3"), 40000) is None
